@@ -1,0 +1,46 @@
+#!/bin/sh
+# One HTTP request on stdin, one answer on stdout; access log on stderr (the container log).
+read -r method path _proto
+path=$(printf '%s' "$path" | tr -d '\r')
+length=0
+auth=""
+while IFS= read -r line; do
+  line=$(printf '%s' "$line" | tr -d '\r')
+  [ -z "$line" ] && break
+  case "$line" in
+    [Cc]ontent-[Ll]ength:*) length=$(printf '%s' "${line#*:}" | tr -d ' ') ;;
+    [Aa]uthorization:*) auth="${line#*:}" ;;
+  esac
+done
+body=""
+[ "$length" -gt 0 ] 2>/dev/null && body=$(head -c "$length")
+
+respond() {
+  printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+    "$1" "${#2}" "$2"
+  echo "{\"logger\":\"api.access\",\"method\":\"$method\",\"path\":\"$path\",\"status\":\"${1%% *}\"}" >&2
+}
+
+case "$path" in
+  /monitoring/healthz)
+    if [ -n "$STANDIN_HEALTHZ_STATUS" ]; then
+      echo "{\"level\":\"error\",\"message\":\"health check failing: $STANDIN_HEALTHZ_STATUS\"}" >&2
+      respond "$STANDIN_HEALTHZ_STATUS" '{"status":"unhealthy"}'
+    else
+      respond "200 OK" '{"status":"ok"}'
+    fi
+    exit 0 ;;
+esac
+
+if [ -z "$auth" ] && [ "$AIGW_AUTH__BYPASS_EXTERNAL" != "true" ]; then
+  respond "401 Unauthorized" '{"error":"No authorization header presented"}'
+  exit 0
+fi
+
+case "$method $path" in
+  "POST /v1/chat/agent")
+    model=$(printf '%s' "$body" | sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p')
+    respond "200 OK" "{\"response\":\"Hello from the AI gateway stand-in\",\"metadata\":{\"provider\":\"litellm\",\"model\":\"${model:-unknown}\",\"timestamp\":$(date +%s)}}" ;;
+  *)
+    respond "404 Not Found" '{"detail":"Not Found"}' ;;
+esac

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The local lab: real Docker engine, real registry with gateway stand-in images, GitLab stand-ins.
+# Usage: lab/lab.sh up | down | instance NAME VERSION API_PORT | env
+# Everything it makes lives under $DUO_LAB_DIR (default: <checkout>/.lab); it is safe to run again.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB=${DUO_LAB_DIR:-$REPO/.lab}
+REGISTRY_PORT=${DUO_LAB_REGISTRY_PORT:-5000}
+REGISTRY=127.0.0.1:$REGISTRY_PORT
+GATEWAY_REPOSITORY=gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway
+# Release tags the stand-in registry holds, with the traps a tag chooser must avoid (18.2.10 vs 18.2.9,
+# 18.10 vs 18.1, nightly, latest, an rc suffix).
+GATEWAY_TAGS="self-hosted-v18.1.0-ee self-hosted-v18.1.1-ee self-hosted-v18.2.0-ee self-hosted-v18.2.1-ee
+self-hosted-v18.2.2-ee self-hosted-v18.2.9-ee self-hosted-v18.2.10-ee self-hosted-v18.2.11-ee-rc1
+self-hosted-v18.3.0-ee self-hosted-v18.10.0-ee self-hosted-v19.2.0-ee nightly latest"
+LAB_HOSTNAMES="gateway.duo-lab.test gitlab.duo-lab.test"
+APT_PACKAGES="docker.io docker-registry ruby busybox-static pebble nginx-light curl"
+
+say() { printf '[lab] %s\n' "$*"; }
+
+install_packages() {
+  local missing=()
+  for pkg in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+python_env() {
+  local stamp="$REPO/.venv/.requirements"
+  if [ ! -x "$REPO/.venv/bin/python" ] || ! cmp -s "$REPO/requirements-test.txt" "$stamp"; then
+    say "creating the Python environment in .venv"
+    python3 -m venv "$REPO/.venv"
+    "$REPO/.venv/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements-test.txt" 2>&1 \
+      | grep -v "^WARNING: Location" || true
+    cp "$REPO/requirements-test.txt" "$stamp"
+  fi
+}
+
+link_collection() {
+  mkdir -p "$LAB/collections/ansible_collections/gitlab_duo"
+  ln -sfn "$REPO" "$LAB/collections/ansible_collections/gitlab_duo/self_hosted"
+}
+
+wait_for() {  # wait_for SECONDS COMMAND...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.3
+  done
+}
+
+docker_engine() {
+  if docker info >/dev/null 2>&1; then return; fi
+  say "starting dockerd"
+  mkdir -p "$LAB"
+  nohup dockerd --host unix:///var/run/docker.sock >"$LAB/dockerd.log" 2>&1 &
+  wait_for 60 docker info || { tail -20 "$LAB/dockerd.log"; say "dockerd did not start"; exit 1; }
+}
+
+registry() {
+  if curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then return; fi
+  say "starting the registry on $REGISTRY"
+  mkdir -p "$LAB/registry/data"
+  cat >"$LAB/registry/config.yml" <<CONF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $LAB/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+CONF
+  nohup docker-registry serve "$LAB/registry/config.yml" >"$LAB/registry/registry.log" 2>&1 &
+  wait_for 30 curl -fsS "http://$REGISTRY/v2/" || { tail -20 "$LAB/registry/registry.log"; exit 1; }
+}
+
+gateway_images() {
+  local have context tag
+  have=$(curl -fsS "http://$REGISTRY/v2/$GATEWAY_REPOSITORY/tags/list" 2>/dev/null || true)
+  context=$(mktemp -d)
+  cp "$REPO"/lab/images/gateway/* "$context/"
+  cp "$(command -v busybox)" "$context/busybox"
+  for tag in $GATEWAY_TAGS; do
+    if printf '%s' "$have" | grep -q "\"$tag\""; then continue; fi
+    say "building and pushing the gateway stand-in $tag"
+    # The legacy builder's deprecation notice goes to stderr; show stderr only when the build fails.
+    docker build -q --build-arg "GATEWAY_VERSION=$tag" -t "$REGISTRY/$GATEWAY_REPOSITORY:$tag" "$context" \
+      >/dev/null 2>"$LAB/build.err" || { cat "$LAB/build.err"; exit 1; }
+    docker push -q "$REGISTRY/$GATEWAY_REPOSITORY:$tag" >/dev/null
+  done
+  rm -rf "$context"
+}
+
+hostnames() {
+  # The lab's gateway and GitLab names resolve to loopback, so no traffic leaves the machine.
+  if ! grep -q "duo-lab.test" /etc/hosts; then
+    say "adding $LAB_HOSTNAMES to /etc/hosts (127.0.0.1)"
+    printf '127.0.0.1 %s  # gitlab_duo.self_hosted lab\n' "$LAB_HOSTNAMES" >>/etc/hosts
+  fi
+}
+
+instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own database and API
+  local name=$1 version=$2 port=$3 home="$LAB/gitlab/$1"
+  mkdir -p "$home/bin"
+  printf '%s\n' "$version" >"$home/VERSION"
+  if [ ! -f "$home/state.json" ]; then
+    printf '{"admin_token": "glpat-lab-%s", "ai_settings": {}, "application_settings": {}}\n' \
+      "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$home/state.json"
+  fi
+  for tool in gitlab-rails gitlab-rake; do
+    printf '#!/bin/sh\nGITLAB_STANDIN_HOME=%s exec %s "$@"\n' "$home" "$REPO/lab/gitlab/$tool" >"$home/bin/$tool"
+    chmod +x "$home/bin/$tool"
+  done
+  if ! curl -s -o /dev/null "http://127.0.0.1:$port/api/v4/version"; then
+    nohup python3 "$REPO/lab/gitlab/api.py" "$home" "$port" >"$home/api.log" 2>&1 &
+    echo $! >"$home/api.pid"
+    wait_for 15 curl -s -o /dev/null "http://127.0.0.1:$port/api/v4/version"
+  fi
+}
+
+up() {
+  install_packages
+  python_env
+  link_collection
+  docker_engine
+  registry
+  gateway_images
+  hostnames
+  instance gitlab-lab 18.2.1-ee 8929
+  say "ready: registry http://$REGISTRY, GitLab stand-in API http://gitlab.duo-lab.test:8929, state in $LAB"
+}
+
+down() {
+  docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
+  for pidfile in "$LAB"/gitlab/*/api.pid; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  rm -rf "$LAB/gitlab"
+  say "removed lab containers and GitLab stand-ins (dockerd and the registry keep running)"
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  instance) shift; link_collection; instance "$@" ;;
+  *) echo "usage: $0 up | down | instance NAME VERSION API_PORT" >&2; exit 64 ;;
+esac
