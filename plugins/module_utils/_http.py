@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP(S) probes with retries (private to gitlab_duo.self_hosted).
+
+One probe is one URL with an expected status (and optionally a body fragment); the result is a
+plain dict that modules return and later roles and reports reuse.
+"""
+
+from __future__ import annotations
+
+import time
+
+try:
+    import requests
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - reported by the module
+    HAS_REQUESTS = False
+
+BODY_EXCERPT = 300
+UNAUTHENTICATED_ANSWER = "No authorization header presented"
+
+
+def probe_once(url, expect_status=200, expect_body=None, timeout=5, verify=True, headers=None, session=None):
+    """GET ``url`` once; return the probe result dict (never raises for network errors)."""
+    getter = session or requests
+    started = time.monotonic()
+    result = {"url": url, "expect_status": expect_status, "ok": False, "status": None, "error": None, "body": None}
+    try:
+        response = getter.get(url, timeout=timeout, verify=verify, headers=headers or {}, allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        result["error"] = "TLS error: {0}".format(exc)
+    except requests.RequestException as exc:
+        result["error"] = "{0}: {1}".format(type(exc).__name__, exc)
+    else:
+        result["status"] = response.status_code
+        result["body"] = response.text[:BODY_EXCERPT]
+        status_ok = response.status_code == expect_status
+        body_ok = expect_body is None or expect_body in response.text
+        result["ok"] = status_ok and body_ok
+        if not status_ok:
+            result["error"] = "HTTP {0}, expected {1}".format(response.status_code, expect_status)
+        elif not body_ok:
+            result["error"] = "answer does not contain {0!r}".format(expect_body)
+    result["elapsed_ms"] = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def probe(url, expect_status=200, expect_body=None, retries=0, delay=1.0, timeout=5, verify=True, headers=None,
+          deadline=None):
+    """Probe until it passes, ``retries`` more times or until ``deadline`` (monotonic seconds) passes."""
+    attempts = 0
+    with requests.Session() as session:
+        while True:
+            attempts += 1
+            result = probe_once(url, expect_status, expect_body, timeout, verify, headers, session)
+            out_of_time = deadline is not None and time.monotonic() + delay > deadline
+            if result["ok"] or (deadline is None and attempts > retries) or out_of_time:
+                result["attempts"] = attempts
+                return result
+            time.sleep(delay)
+
+
+def gateway_health(base_url, deadline, delay=1.0, verify=True):
+    """The gateway's two documented answers: /monitoring/healthz = 200 and the 401 root."""
+    base = base_url.rstrip("/")
+    healthz = probe(base + "/monitoring/healthz", 200, deadline=deadline, delay=delay, verify=verify)
+    if not healthz["ok"]:
+        return healthz, None
+    root = probe(base + "/", 401, UNAUTHENTICATED_ANSWER, deadline=deadline, delay=delay, verify=verify)
+    return healthz, root

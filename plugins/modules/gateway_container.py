@@ -1,0 +1,372 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gateway_container
+short_description: Run the GitLab AI Gateway container as declared, and prove it is healthy
+version_added: 0.1.0
+description:
+  - Creates, updates, restarts or removes the AI Gateway container with the Docker SDK.
+  - Derives the gateway's environment from O(gitlab_url) (C(AIGW_GITLAB_URL), C(AIGW_GITLAB_API_URL),
+    C(AIGW_CUSTOM_MODELS__ENABLED=true)) and merges O(env) and O(secret_env) over it.
+  - Generates the gateway's JWT signing and validation keys (C(AIGW_SELF_SIGNED_JWT__*) and the Duo Workflow
+    ones) once, keeps them in O(jwt_keys_dir) with mode 0600, and reuses them on every later run and upgrade.
+    They are never printed.
+  - Idempotent. Nothing restarts when nothing changed; a changed image, environment, port, network, restart
+    policy or mount replaces the container. The old container is stopped and kept aside until the new one is
+    healthy, and is put back (and started) when the new one is not.
+  - With O(state=present) it always checks health, also when nothing changed - C(/monitoring/healthz) must
+    answer 200 and the root C(401 No authorization header presented) within O(health_timeout) - and fails
+    with the container's last log lines otherwise.
+  - Refuses C(AIGW_AUTH__BYPASS_EXTERNAL=true) unless O(allow_auth_bypass=true) (troubleshooting only), and
+    refuses the C(latest) and C(nightly) tags and an image without a tag.
+author:
+  - gitlab_duo.self_hosted contributors
+requirements:
+  - docker (the Docker SDK for Python) on the gateway host
+  - requests
+  - cryptography (to generate JWT keys)
+attributes:
+  check_mode:
+    support: full
+    details: Reads the container and the key directory; pulls, writes and starts nothing.
+  diff_mode:
+    support: full
+    details: Shows image, environment (secrets masked), ports, network, restart policy and mounts.
+  idempotent:
+    support: full
+options:
+  name:
+    description: Container name.
+    type: str
+    default: gitlab-ai-gateway
+  state:
+    description:
+      - V(present) makes the container run as declared; V(restarted) also restarts it when nothing changed;
+        V(absent) removes it (the JWT keys stay on the host).
+    type: str
+    choices: [present, absent, restarted]
+    default: present
+  image:
+    description: Full image reference with a release tag (see M(gitlab_duo.self_hosted.gateway_release)).
+    type: str
+  gitlab_url:
+    description: URL of the GitLab instance the gateway serves (C(AIGW_GITLAB_URL)). Required unless V(absent).
+    type: str
+  gitlab_api_url:
+    description: C(AIGW_GITLAB_API_URL); defaults to O(gitlab_url) + C(/api/v4/).
+    type: str
+  custom_models_enabled:
+    description: Set C(AIGW_CUSTOM_MODELS__ENABLED) (needed for self-hosted models).
+    type: bool
+    default: true
+  env:
+    description:
+      - Extra environment variables (timeouts, C(AIGW_CUSTOM_MODELS__DISABLE_STREAMING), C(HF_HOME), proxies...).
+        They override derived values. Names that look secret (KEY, TOKEN, SECRET, PASSWORD) are masked in output.
+    type: dict
+    default: {}
+  secret_env:
+    description: Environment variables whose values are secrets (model API keys); never shown.
+    type: dict
+    default: {}
+  network_mode:
+    description:
+      - V(bridge) (default), V(host) (the gateway shares the host's network, for a model server on the same host;
+        C(AIGW_FASTAPI__METRICS_PORT) then moves to 8083), or the name of a user-defined network (created when
+        missing).
+    type: str
+    default: bridge
+  published_port:
+    description:
+      - Host port published for the gateway's port 5052. Defaults to 5052 on V(bridge); not allowed with
+        O(network_mode=host). Use V(0) to publish nothing (a proxy on the same network reaches it).
+    type: int
+  bind_address:
+    description: Host address the published port binds to.
+    type: str
+    default: 0.0.0.0
+  restart_policy:
+    description: Docker restart policy.
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: always
+  ca_bundle:
+    description:
+      - CA bundle (PEM) on the gateway host, mounted read-only; C(SSL_CERT_FILE) and C(REQUESTS_CA_BUNDLE) point at it.
+        Needed when GitLab or a model endpoint uses a private CA (JWKError, CERTIFICATE_VERIFY_FAILED).
+    type: path
+  platform:
+    description: Image platform. Defaults to C(linux/amd64) when the Docker host is not amd64.
+    type: str
+  pull:
+    description: V(missing) pulls only an image not on the host, V(always) checks for a newer one, V(never) requires it loaded.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  airgapped:
+    description: Point the customers-portal and OIDC URLs at the GitLab URL, since no portal is reachable.
+    type: bool
+    default: false
+  jwt_keys_dir:
+    description: Where the gateway's JWT keys live on the host. Defaults to C(/etc/gitlab-ai-gateway/<name>).
+    type: path
+  jwt_keys:
+    description: Supply JWT keys (PEM) instead of generating them; keys are variable names such as C(AIGW_SELF_SIGNED_JWT__SIGNING_KEY).
+    type: dict
+  manage_jwt_keys:
+    description: Generate, keep and set the JWT keys.
+    type: bool
+    default: true
+  allow_auth_bypass:
+    description: Allow C(AIGW_AUTH__BYPASS_EXTERNAL=true). Troubleshooting only; never in production.
+    type: bool
+    default: false
+  health_timeout:
+    description: Seconds to wait for the gateway to answer healthy.
+    type: int
+    default: 120
+  health_url:
+    description: Base URL for the health check from the gateway host; derived from the port and network otherwise.
+    type: str
+  stop_timeout:
+    description: Seconds Docker waits for the gateway to stop.
+    type: int
+    default: 10
+  labels:
+    description: Extra container labels.
+    type: dict
+    default: {}
+  docker_host:
+    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Run the gateway for GitLab 18.2
+  gitlab_duo.self_hosted.gateway_container:
+    image: registry.gitlab.com/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway:self-hosted-v18.2.2-ee
+    gitlab_url: https://gitlab.example.com
+    env:
+      AIGW_CUSTOM_MODELS__DISABLE_STREAMING: "false"
+    secret_env:
+      MODEL_API_KEY: "{{ vault_model_api_key }}"
+
+- name: Model server on the same host - use the host network
+  gitlab_duo.self_hosted.gateway_container:
+    image: "{{ release.image }}"
+    gitlab_url: https://gitlab.example.com
+    network_mode: host
+
+- name: Private CA, air-gapped
+  gitlab_duo.self_hosted.gateway_container:
+    image: registry.internal.example.com/ai-gateway/model-gateway:self-hosted-v18.2.2-ee
+    gitlab_url: https://gitlab.internal.example.com
+    ca_bundle: /etc/pki/tls/certs/internal-ca.pem
+    airgapped: true
+    pull: never
+"""
+
+RETURN = r"""
+container:
+  description: The container as it runs now.
+  returned: success, unless O(state=absent)
+  type: dict
+  sample: {"name": "gitlab-ai-gateway", "id": "4f2b...", "image": "...:self-hosted-v18.2.2-ee",
+           "image_id": "sha256:...", "status": "running", "health_url": "http://127.0.0.1:5052"}
+changes:
+  description: What differed from the declaration (V(container) when there was none).
+  returned: always
+  type: list
+  elements: str
+  sample: [image, env]
+health:
+  description: The health check results (C(healthz) and C(root) probes).
+  returned: when checked
+  type: dict
+jwt_keys_generated:
+  description: Names of the JWT key variables generated in this run (never the keys).
+  returned: success
+  type: list
+  elements: str
+rolled_back:
+  description: The new container was unhealthy and the previous one was put back.
+  returned: on failure after a replacement
+  type: bool
+logs:
+  description: Last lines of the container log, secrets redacted.
+  returned: on health failure
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    GatewayManager, GatewaySpec, docker_client, find, observe, plan, shown, split_image)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
+    CA_BUNDLE_IN_CONTAINER, gateway_environment)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._jwt_keys import JWT_KEY_VARIABLES, load_or_create
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
+
+REFUSED_TAGS = ("latest", "nightly")
+
+
+def checked_image(image):
+    _repository, tag = split_image(image or "")
+    if not image or tag is None:
+        raise InputError("image", image, "has no tag", "pin a release tag, e.g. ...model-gateway:self-hosted-v18.2.2-ee")
+    if tag in REFUSED_TAGS or tag.startswith("nightly"):
+        raise InputError("image", image, "uses '{0}', which is built from the main branch and not backward "
+                         "compatible".format(tag), "pin the self-hosted-vX.Y.Z-ee tag for your GitLab version")
+    return image
+
+
+def build_spec(params, client):
+    host_network = params["network_mode"] == "host"
+    if host_network and params["published_port"] not in (None, 0):
+        raise InputError("published_port", params["published_port"], "cannot be used with network_mode=host "
+                         "(the gateway listens on the host's port 5052 directly)", "remove published_port")
+    port = params["published_port"]
+    if port is None and not host_network:
+        port = 5052
+    if port == 0:
+        port = None
+    if port is not None:
+        port_number("published_port", port)
+    binds = []
+    if params["ca_bundle"]:
+        if not os.path.isfile(params["ca_bundle"]):
+            raise InputError("ca_bundle", params["ca_bundle"], "is not a file on the gateway host",
+                             "copy the PEM bundle there first")
+        binds.append("{0}:{1}:ro".format(params["ca_bundle"], CA_BUNDLE_IN_CONTAINER))
+    env = gateway_environment(
+        params["gitlab_url"], params["gitlab_api_url"], params["custom_models_enabled"], host_network,
+        bool(params["ca_bundle"]), params["airgapped"], params["env"], params["secret_env"],
+        params["allow_auth_bypass"])
+    platform = params["platform"]
+    if platform is None and client is not None:
+        architecture = client.info().get("Architecture", "")
+        if architecture not in ("x86_64", "amd64"):
+            platform = "linux/amd64"
+    return GatewaySpec(
+        name=params["name"], image=checked_image(params["image"]), env=env,
+        secret_names=tuple(params["secret_env"]) + tuple(JWT_KEY_VARIABLES),
+        network_mode=params["network_mode"], published_port=port, bind_address=params["bind_address"],
+        restart_policy=params["restart_policy"], binds=binds, platform=platform, labels=params["labels"],
+        pull=params["pull"], health_timeout=params["health_timeout"], health_url=params["health_url"],
+        stop_timeout=params["stop_timeout"])
+
+
+def describe_container(manager, container):
+    container.reload()
+    return {"name": container.name, "id": container.id, "image": container.attrs["Config"]["Image"],
+            "image_id": container.attrs["Image"], "status": container.status,
+            "health_url": manager.health_url(container)}
+
+
+def ensure_present(module, manager, spec, client):
+    params = module.params
+    result = {"changed": False, "changes": [], "jwt_keys_generated": []}
+    if manager.restore_interrupted() is not None:
+        result.update(changed=True, restored_interrupted=True)
+    if params["manage_jwt_keys"]:
+        keys_dir = params["jwt_keys_dir"] or os.path.join("/etc/gitlab-ai-gateway", spec.name)
+        keys, created = load_or_create(keys_dir, params["jwt_keys"], module.check_mode)
+        spec.env.update(keys)
+        spec.env = dict(sorted(spec.env.items()))
+        result["jwt_keys_generated"] = created
+        result["changed"] = result["changed"] or bool(created)
+    existing = find(client, spec.name)
+    image_id = manager.ensure_image()
+    before = observe(existing, spec) if existing is not None else None
+    after = spec.desired()
+    changes = plan(before, after)
+    if existing is not None and image_id and existing.attrs["Image"] != image_id and "image" not in changes:
+        changes.append("image_id")
+    result["diff"] = {"before": shown(before, spec), "after": shown(after, spec)}
+    result["changes"] = changes
+    if not changes:
+        if params["state"] == "restarted":
+            result["changed"] = True
+            result["health"] = manager.restart(existing)
+        else:
+            result["health"] = manager.health_or_fail(existing)
+        container = existing
+    elif changes == ["running"]:
+        result["changed"] = True
+        if not module.check_mode:
+            existing.start()
+        result["health"] = manager.health_or_fail(existing)
+        container = existing
+    else:
+        result["changed"] = True
+        if module.check_mode:
+            return result
+        container, result["health"] = manager.replace(existing)
+    if not module.check_mode or existing is not None:
+        result["container"] = describe_container(manager, container)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", default="gitlab-ai-gateway"),
+            state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
+            image=dict(type="str"),
+            gitlab_url=dict(type="str"),
+            gitlab_api_url=dict(type="str"),
+            custom_models_enabled=dict(type="bool", default=True),
+            env=dict(type="dict", default={}),
+            secret_env=dict(type="dict", default={}, no_log=True),
+            network_mode=dict(type="str", default="bridge"),
+            published_port=dict(type="int"),
+            bind_address=dict(type="str", default="0.0.0.0"),
+            restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
+            ca_bundle=dict(type="path"),
+            platform=dict(type="str"),
+            pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+            airgapped=dict(type="bool", default=False),
+            jwt_keys_dir=dict(type="path", no_log=False),
+            jwt_keys=dict(type="dict", no_log=True),
+            manage_jwt_keys=dict(type="bool", default=True, no_log=False),
+            allow_auth_bypass=dict(type="bool", default=False),
+            health_timeout=dict(type="int", default=120),
+            health_url=dict(type="str"),
+            stop_timeout=dict(type="int", default=10),
+            labels=dict(type="dict", default={}),
+            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+        ),
+        required_if=[("state", "present", ("image", "gitlab_url")), ("state", "restarted", ("image", "gitlab_url"))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["state"] == "absent":
+            client = docker_client(params["docker_host"])
+            manager = GatewayManager(client, GatewaySpec(name=params["name"], image="", env={}), module.check_mode)
+            removed = manager.remove()
+            module.exit_json(changed=removed, changes=["container"] if removed else [],
+                             diff={"before": {"name": params["name"]} if removed else {}, "after": {}})
+        # Validate every input before touching Docker.
+        spec = build_spec(params, None)
+        client = docker_client(params["docker_host"])
+        if params["platform"] is None:
+            spec = build_spec(params, client)
+        manager = GatewayManager(client, spec, module.check_mode)
+        module.exit_json(**ensure_present(module, manager, spec, client))
+    except DuoError as exc:
+        exc.fail(module)
+
+
+if __name__ == "__main__":
+    main()
