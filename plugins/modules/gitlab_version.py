@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gitlab_version
+short_description: Detect the version of a GitLab instance
+version_added: 0.1.0
+description:
+  - Asks the GitLab API (C(/api/v4/version), then C(/api/v4/metadata)) when O(api_token) is given, else
+    reads the version file GitLab installs on its host.
+  - The gateway image tag must track this version (see M(gitlab_duo.self_hosted.gateway_release)).
+author:
+  - gitlab_duo.self_hosted contributors
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.gitlab
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+notes:
+  - The API needs a token with the C(read_user) or C(ai_features) scope. O(rails_command) is not used.
+"""
+
+EXAMPLES = r"""
+- name: On the GitLab host (Omnibus)
+  gitlab_duo.self_hosted.gitlab_version:
+  register: gitlab
+
+- name: From the control node, through the API
+  gitlab_duo.self_hosted.gitlab_version:
+    api_url: https://gitlab.example.com
+    api_token: "{{ vault_gitlab_read_token }}"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+version:
+  description: The version as GitLab reports it.
+  returned: success
+  type: str
+  sample: 18.2.1-ee
+normalized:
+  description: MAJOR.MINOR.PATCH.
+  returned: success
+  type: str
+  sample: 18.2.1
+major:
+  description: Major version.
+  returned: success
+  type: int
+minor:
+  description: Minor version.
+  returned: success
+  type: int
+patch:
+  description: Patch version.
+  returned: success
+  type: int
+edition:
+  description: V(ee) or V(ce).
+  returned: success
+  type: str
+source:
+  description: Where the version came from (C(api:/api/v4/version), C(file:<path>)).
+  returned: success
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_args import (
+    GITLAB_REQUIRED_TOGETHER, api_client, gitlab_argument_spec)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import detect
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import format_version
+
+
+def main():
+    module = AnsibleModule(argument_spec=gitlab_argument_spec(), required_together=GITLAB_REQUIRED_TOGETHER,
+                           supports_check_mode=True)
+    try:
+        raw, source, version = detect(api_client(module.params), module.params["version_file"])
+    except DuoError as exc:
+        exc.fail(module)
+    module.exit_json(changed=False, version=raw, normalized=format_version(version), major=version.major,
+                     minor=version.minor, patch=version.patch, edition=version.edition, source=source)
+
+
+if __name__ == "__main__":
+    main()
