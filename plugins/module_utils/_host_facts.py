@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts a gateway host must satisfy before install (private to gitlab_duo.self_hosted)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import is_local_host
+
+
+def memory_bytes(meminfo="/proc/meminfo"):
+    with open(meminfo) as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def free_bytes(path):
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def hostname_facts(name):
+    facts = {"name": name, "is_local": is_local_host(name), "resolves": False, "addresses": []}
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except (socket.gaierror, UnicodeError):
+        return facts
+    facts["addresses"] = sorted({info[4][0] for info in infos})
+    facts["resolves"] = True
+    return facts
+
+
+def port_in_use(address, port):
+    """True when something already listens on address:port (tested by binding, not connecting)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    finally:
+        sock.close()
+    return False
+
+
+def port_owner(client, port):
+    """Name of the container that publishes ``port``, or None."""
+    for container in client.containers.list(all=True):
+        bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+        for entries in bindings.values():
+            if any(str(entry.get("HostPort")) == str(port) for entry in entries or []):
+                return container.name
+    return None

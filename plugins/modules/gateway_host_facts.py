@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gateway_host_facts
+short_description: Gather what a gateway host must satisfy before the AI Gateway is installed
+version_added: 0.1.0
+description:
+  - Reports the Docker engine (reachable, version, architecture, root directory and its free space), the host's
+    memory, whether the gateway's port is free or held by the gateway container itself, and whether the gateway
+    hostname resolves and is not localhost.
+  - The preflight role turns these facts into assertions with remedies. Changes nothing.
+author:
+  - gitlab_duo.self_hosted contributors
+requirements:
+  - docker (the Docker SDK for Python)
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  container_name:
+    description: Name of the gateway container (a port it holds counts as ours).
+    type: str
+    default: gitlab-ai-gateway
+  port:
+    description: Host port the gateway will publish; omit for host networking or no published port.
+    type: int
+  bind_address:
+    description: Address the port binds to.
+    type: str
+    default: 0.0.0.0
+  hostname:
+    description: The gateway's hostname as GitLab will use it.
+    type: str
+  docker_host:
+    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Facts for preflight
+  gitlab_duo.self_hosted.gateway_host_facts:
+    port: 5052
+    hostname: ai-gateway.example.com
+  register: gateway_host
+"""
+
+RETURN = r"""
+docker:
+  description: reachable, error, version, architecture, root_dir, root_free_bytes.
+  returned: always
+  type: dict
+memory_bytes:
+  description: Total memory of the host.
+  returned: always
+  type: int
+port:
+  description: number, in_use, owner (container publishing it), ours (held by O(container_name)).
+  returned: when O(port) is given
+  type: dict
+hostname:
+  description: name, is_local, resolves, addresses.
+  returned: when O(hostname) is given
+  type: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts import (
+    free_bytes, hostname_facts, memory_bytes, port_in_use, port_owner)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container_name=dict(type="str", default="gitlab-ai-gateway"),
+            port=dict(type="int"),
+            bind_address=dict(type="str", default="0.0.0.0"),
+            hostname=dict(type="str"),
+            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = {"changed": False, "memory_bytes": memory_bytes(), "docker": {"reachable": False}}
+    client = None
+    try:
+        client = docker_client(params["docker_host"], timeout=20)
+        info = client.info()
+        root = info.get("DockerRootDir") or "/var/lib/docker"
+        result["docker"] = {"reachable": True, "version": info.get("ServerVersion"),
+                            "architecture": info.get("Architecture"), "root_dir": root,
+                            "root_free_bytes": free_bytes(root) if os.path.isdir(root) else None}
+    except DuoError as exc:
+        result["docker"]["error"] = exc.msg
+    if params["port"] is not None:
+        owner = port_owner(client, params["port"]) if client else None
+        result["port"] = {"number": params["port"], "in_use": port_in_use(params["bind_address"], params["port"]),
+                          "owner": owner, "ours": owner == params["container_name"]}
+    if params["hostname"]:
+        result["hostname"] = hostname_facts(params["hostname"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
