@@ -15,7 +15,7 @@ GATEWAY_TAGS="self-hosted-v18.1.0-ee self-hosted-v18.1.1-ee self-hosted-v18.2.0-
 self-hosted-v18.2.2-ee self-hosted-v18.2.9-ee self-hosted-v18.2.10-ee self-hosted-v18.2.11-ee-rc1
 self-hosted-v18.3.0-ee self-hosted-v18.10.0-ee self-hosted-v19.2.0-ee nightly latest"
 LAB_HOSTNAMES="gateway.duo-lab.test gitlab.duo-lab.test"
-APT_PACKAGES="docker.io docker-registry ruby busybox-static pebble nginx-light curl"
+APT_PACKAGES="docker.io docker-registry ruby busybox-static pebble nginx-light curl shellcheck"
 
 say() { printf '[lab] %s\n' "$*"; }
 
@@ -109,7 +109,7 @@ hostnames() {
 }
 
 instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own database and API
-  local name=$1 version=$2 port=$3 home="$LAB/gitlab/$1"
+  local version=$2 port=$3 home="$LAB/gitlab/$1"
   mkdir -p "$home/bin"
   printf '%s\n' "$version" >"$home/VERSION"
   if [ ! -f "$home/state.json" ]; then
@@ -142,7 +142,7 @@ up() {
 down() {
   docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
   for pidfile in "$LAB"/gitlab/*/api.pid; do
-    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
   rm -rf "$LAB/gitlab"
   say "removed lab containers and GitLab stand-ins (dockerd and the registry keep running)"

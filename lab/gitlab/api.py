@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """HTTP stand-in for one GitLab instance's API, sharing state.json with the Ruby stubs.
 
 Serves /api/v4/version, /api/v4/metadata, /api/v4/application/settings (GET/PUT) and
 /api/graphql (duoSettings query, duoSettingsUpdate mutation). The admin token is in
 state.json ("admin_token"); any other token gets 401, as GitLab answers.
-Usage: api.py HOME PORT
+Usage: python3 api.py HOME PORT
 """
 
 import json

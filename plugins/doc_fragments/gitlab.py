@@ -26,6 +26,7 @@ options:
   timeout:
     description: Seconds to wait for each API request.
     type: int
+    default: 30
   rails_command:
     description:
       - The command that runs C(gitlab-rails) on this host, as a list. V([gitlab-rails]) on Omnibus;

@@ -26,16 +26,19 @@ description:
     Platform URL is C(host:port) without C(http://) - and strips a trailing C(/) so reruns stay idempotent.
   - Re-applying after every GitLab upgrade is intended; the upgrade to 19.2 is known to clear the URLs.
 author:
-  - gitlab_duo.self_hosted contributors
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads only (the runner script is sent with a read-only flag).
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   ai_gateway_url:
@@ -158,7 +161,7 @@ def main():
             calls = 0
         else:
             version = instance_version(params)
-            result = apply_with_runner(lambda command: module.run_command(command), params["rails_command"],
+            result = apply_with_runner(module.run_command, params["rails_command"],
                                        version, desired, module.check_mode)
             calls = 1
     except DuoError as exc:

@@ -16,13 +16,16 @@ description:
   - The verdict comes from the marks, not the exit code, since the task exits non-zero only for some failures.
   - Changes nothing.
 author:
-  - gitlab_duo.self_hosted contributors
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   user:

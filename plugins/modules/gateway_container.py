@@ -26,19 +26,22 @@ description:
   - Refuses C(AIGW_AUTH__BYPASS_EXTERNAL=true) unless O(allow_auth_bypass=true) (troubleshooting only), and
     refuses the C(latest) and C(nightly) tags and an image without a tag.
 author:
-  - gitlab_duo.self_hosted contributors
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
   - docker (the Docker SDK for Python) on the gateway host
   - requests
   - cryptography (to generate JWT keys)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the container and the key directory; pulls, writes and starts nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows image, environment (secrets masked), ports, network, restart policy and mounts.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   name:

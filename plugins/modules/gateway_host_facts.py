@@ -16,15 +16,18 @@ description:
     hostname resolves and is not localhost.
   - The preflight role turns these facts into assertions with remedies. Changes nothing.
 author:
-  - gitlab_duo.self_hosted contributors
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
   - docker (the Docker SDK for Python)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   container_name:

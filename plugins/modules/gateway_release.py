@@ -20,15 +20,18 @@ description:
     and any other tag that is not a C(self-hosted-vX.Y.Z-ee) release are never chosen.
   - Reads only; never changes anything.
 author:
-  - gitlab_duo.self_hosted contributors
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
   - requests (unless O(tags) is given)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   gitlab_version:

@@ -121,7 +121,7 @@ def ansible_env(extra=None):
 def run_playbook(inventory, playbook="install.yml", *args, env=None):
     command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory,
                os.path.join(REPO, "playbooks", playbook)] + list(args)
-    return PlayResult(subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), cwd=REPO,
+    return PlayResult(subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), cwd=REPO, check=False,
                                      timeout=600))
 
 
@@ -129,14 +129,14 @@ def run_module(module, args, *extra, env=None):
     """One module through `ansible localhost -m`; returns (rc, parsed result or None, raw output)."""
     command = [os.path.join(VENV_BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
                "gitlab_duo.self_hosted." + module, "-a", json.dumps(args)] + list(extra)
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False,
                                env=ansible_env(dict(env or {}, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")))
     output = completed.stdout + completed.stderr
     match = re.search(r"=> (\{.*\})\s*$", completed.stdout, re.S)
     return completed.returncode, json.loads(match.group(1)) if match else None, output
 
 
-def write_inventory(path, gitlab, gateway_name, port, run, **gateway_vars):
+def write_inventory(path, gitlab, gateway_name, port, run, gitlab_vars=None, **gateway_vars):
     """An inventory with one GitLab stand-in and one gateway (unique container name and port)."""
     gateway = {
         "ai_gateway_gitlab_instance": gitlab.name,
@@ -150,17 +150,16 @@ def write_inventory(path, gitlab, gateway_name, port, run, **gateway_vars):
         "ai_gateway_labels": {"gitlab_duo.test": run},
     }
     gateway.update(gateway_vars)
+    instance = {"gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port),
+                "gitlab_rails_command": [gitlab.rails], "gitlab_rake_command": [gitlab.rake],
+                "gitlab_version_file": gitlab.version_file}
+    instance.update(gitlab_vars or {})
     inventory = {"all": {
         "vars": {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(VENV_BIN, "python"),
-                 "verify_report_dir": str(path.parent / "reports")},
+                 "verify_report_dir": str(path.parent / "reports"), "verify_run_rake": True},
         "children": {
-            "gitlab": {"hosts": {gitlab.name: {
-                "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port),
-                "gitlab_rails_command": [gitlab.rails], "gitlab_rake_command": [gitlab.rake],
-                "gitlab_version_file": gitlab.version_file}}},
+            "gitlab": {"hosts": {gitlab.name: instance}},
             "ai_gateway": {"hosts": {"gw-" + gateway_name: gateway}},
         }}}
     path.write_text(yaml.safe_dump(inventory))
     return str(path)
-
-

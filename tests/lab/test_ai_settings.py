@@ -15,7 +15,7 @@ from .conftest import run_module
 
 
 def run_command(command):
-    completed = subprocess.run(command, capture_output=True, text=True)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
     return completed.returncode, completed.stdout, completed.stderr
 
 
@@ -113,9 +113,9 @@ def test_module_check_diff_and_idempotence(gitlab_factory):
     rc, result, output = run_module("ai_settings", args, "--check", "--diff")
     assert rc == 0 and result["changed"] and "+    \"ai_gateway_url\": \"https://aigw.example.com\"" in output
     assert gitlab.state["ai_settings"] == {}
-    rc, result, _ = run_module("ai_settings", args)
+    rc, result, _output = run_module("ai_settings", args)
     assert rc == 0 and result["changed"] and result["rails_runner_calls"] == 1
-    rc, result, _ = run_module("ai_settings", args)
+    rc, result, _output = run_module("ai_settings", args)
     assert rc == 0 and not result["changed"]
 
 

@@ -31,7 +31,7 @@ def test_given_keys_win_and_persist(tmp_path):
     directory = str(tmp_path / "keys")
     load_or_create(directory)
     given = {"AIGW_SELF_SIGNED_JWT__SIGNING_KEY": "-----BEGIN PRIVATE KEY-----\ngiven\n"}
-    keys, _ = load_or_create(directory, given)
+    keys, _created = load_or_create(directory, given)
     assert keys["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"] == given["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"]
     assert load_or_create(directory)[0]["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"] == given["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"]
     with pytest.raises(DuoError):

@@ -1,0 +1,102 @@
+"""playbooks/install.yml and gateway_container on the lab: real Docker, registry and GitLab stand-ins."""
+
+import os
+
+from .conftest import free_port, run_playbook, write_inventory
+
+
+def gateway_env(container):
+    container.reload()
+    return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+
+
+def test_install_rerun_check_and_change(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory("18.2.1-ee")
+    port = free_port()
+    name = "duo-t-" + run_id
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, port, run_id)
+
+    preview = run_playbook(inventory, "install.yml", "--check", "--diff")
+    assert preview.rc == 0, preview.output
+    assert not lab.containers.list(all=True, filters={"name": name}), "check mode created a container"
+    assert gitlab.state["ai_settings"] == {}, "check mode changed GitLab"
+    assert '"AIGW_GITLAB_URL": "{0}"'.format("http://gitlab.duo-lab.test:{0}".format(gitlab.port)) in preview.output
+    assert '+    "ai_gateway_url": "http://gateway.duo-lab.test:{0}"'.format(port) in preview.output
+
+    calls_before = gitlab.runner_calls()
+    first = run_playbook(inventory)
+    assert first.rc == 0, first.output
+    container = lab.containers.get(name)
+    assert container.status == "running"
+    assert container.attrs["Config"]["Image"].endswith(":self-hosted-v18.2.10-ee")
+    env = gateway_env(container)
+    assert env["AIGW_GITLAB_URL"] == "http://gitlab.duo-lab.test:{0}".format(gitlab.port)
+    assert env["AIGW_GITLAB_API_URL"] == env["AIGW_GITLAB_URL"] + "/api/v4/"
+    assert env["AIGW_CUSTOM_MODELS__ENABLED"] == "true"
+    assert env["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert gitlab.state["ai_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)
+    assert gitlab.runner_calls() - calls_before == 1, "one gitlab-rails runner call per install"
+    summary = (tmp_path / "reports" / "install-summary.md").read_text()
+    assert "FAIL" not in summary and summary.count("| PASS |") == 4
+
+    again = run_playbook(inventory)
+    assert again.rc == 0 and again.changed() == 0, again.output
+    assert lab.containers.get(name).id == container.id
+
+    changed_env = {"ai_gateway_env": {"AIGW_LOGGING__LEVEL": "debug"}}
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, port, run_id, **changed_env)
+    preview = run_playbook(inventory, "install.yml", "--check", "--diff")
+    assert preview.rc == 0 and preview.changed() >= 1
+    assert '+        "AIGW_LOGGING__LEVEL": "debug"' in preview.output
+    assert lab.containers.get(name).id == container.id, "check mode replaced the container"
+
+    applied = run_playbook(inventory)
+    assert applied.rc == 0, applied.output
+    replaced = lab.containers.get(name)
+    assert replaced.id != container.id
+    new_env = gateway_env(replaced)
+    assert new_env["AIGW_LOGGING__LEVEL"] == "debug"
+    assert new_env["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"] == env["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"], "JWT key changed"
+    assert not lab.containers.list(all=True, filters={"name": name + "-previous"})
+
+
+def test_api_token_install_boots_no_rails(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory("19.2.0-ee")
+    port = free_port()
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, port, run_id,
+                                gitlab_vars={"gitlab_api_token": gitlab.admin_token})
+    result = run_playbook(inventory)
+    assert result.rc == 0, result.output
+    assert gitlab.runner_calls() == 0
+    assert gitlab.state["application_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)
+    assert lab.containers.get("duo-t-" + run_id).attrs["Config"]["Image"].endswith(":self-hosted-v19.2.0-ee")
+    assert gitlab.admin_token not in result.output
+
+
+def test_secrets_never_printed(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    secret = "sk-planted-" + run_id + "-do-not-print"
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, free_port(), run_id,
+                                ai_gateway_secret_env={"MODEL_API_KEY": secret})
+    result = run_playbook(inventory, "install.yml", "-vvv", "--diff")
+    assert result.rc == 0, result.output
+    assert gateway_env(lab.containers.get("duo-t-" + run_id))["MODEL_API_KEY"] == secret
+    assert secret not in result.output
+    assert "BEGIN PRIVATE KEY" not in result.output
+    for report in os.listdir(tmp_path / "reports"):
+        assert secret not in (tmp_path / "reports" / report).read_text()
+
+
+def test_preflight_names_the_busy_port(lab, run_id, gitlab_factory, tmp_path):
+    import socket
+    gitlab = gitlab_factory()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, port, run_id)
+        result = run_playbook(inventory)
+    assert result.rc != 0
+    assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
+    assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
+    assert gitlab.state["ai_settings"] == {}
