@@ -69,8 +69,8 @@ ok:
   description: No check failed.
   returned: always
   type: bool
-rc:
-  description: The task's exit code (informative only).
+exit_code:
+  description: The rake task's exit code (informative only; the marks decide).
   returned: always
   type: int
 """
@@ -92,7 +92,7 @@ def main():
     command = module.params["rake_command"] + [task_name(module.params["user"])]
     rc, stdout, stderr = module.run_command(command)
     result = parse(stdout)
-    result.update(rc=rc, ok=result["counts"]["failed"] == 0 and bool(result["checks"]), changed=False)
+    result.update(exit_code=rc, ok=result["counts"]["failed"] == 0 and bool(result["checks"]), changed=False)
     if not result["checks"]:
         module.fail_json(msg="`{0}` printed no ✔/✗/⚠ lines (exit code {1}). Fix: check rake_command and that this "
                              "GitLab version has the task. Output: {2}".format(" ".join(command), rc,

@@ -1,67 +1,19 @@
 """Fixtures for tests on the local lab: real Docker, the lab registry, GitLab stand-ins running real Ruby."""
 
-import json
 import os
-import re
-import signal
-import socket
-import subprocess
+import sys
 import uuid
 
 import pytest
-import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAB_SH = os.path.join(REPO, "lab", "lab.sh")
-VENV_BIN = os.path.join(REPO, ".venv", "bin")
-REGISTRY = "127.0.0.1:5000"
-GATEWAY_REPOSITORY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
-IMAGE = REGISTRY + "/" + GATEWAY_REPOSITORY
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lab"))
 
+# pylint: disable=wrong-import-position
+from labkit import (  # noqa: E402  (lab/ is not a package)
+    IMAGE, REGISTRY, REPO, VENV_BIN, GitLabStandin, free_port, gateway_host_vars, lab_up, run_module,
+    run_playbook, write_inventory as write_hosts)
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class GitLabStandin:
-    """One GitLab stand-in: its own database (state.json), VERSION, gitlab-rails/gitlab-rake and API."""
-
-    def __init__(self, lab_dir, name, version):
-        self.name = name
-        self.port = free_port()
-        env = dict(os.environ, DUO_LAB_DIR=lab_dir)
-        subprocess.run([LAB_SH, "instance", name, version, str(self.port)], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-        self.home = os.path.join(lab_dir, "gitlab", name)
-        self.rails = os.path.join(self.home, "bin", "gitlab-rails")
-        self.rake = os.path.join(self.home, "bin", "gitlab-rake")
-        self.version_file = os.path.join(self.home, "VERSION")
-        self.api_url = "http://gitlab.duo-lab.test:{0}".format(self.port)
-
-    @property
-    def state(self):
-        with open(os.path.join(self.home, "state.json")) as handle:
-            return json.load(handle)
-
-    @property
-    def admin_token(self):
-        return self.state["admin_token"]
-
-    def runner_calls(self):
-        path = os.path.join(self.home, "runner-calls.log")
-        if not os.path.exists(path):
-            return 0
-        with open(path) as handle:
-            return len(handle.readlines())
-
-    def stop(self):
-        with open(os.path.join(self.home, "api.pid")) as handle:
-            try:
-                os.kill(int(handle.read()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+__all__ = ["IMAGE", "REGISTRY", "REPO", "VENV_BIN", "free_port", "run_module", "run_playbook", "write_inventory"]
 
 
 @pytest.fixture
@@ -81,7 +33,7 @@ def gitlab_factory(tmp_path):
 @pytest.fixture(scope="session")
 def lab():
     """The lab's Docker engine and registry; started by lab/lab.sh when they do not answer."""
-    subprocess.run([LAB_SH, "up"], check=True, stdout=subprocess.DEVNULL)
+    lab_up()
     import docker
     return docker.from_env()
 
@@ -95,71 +47,11 @@ def run_id(lab):
         container.remove(force=True)
 
 
-class PlayResult:
-    def __init__(self, completed):
-        self.rc = completed.returncode
-        self.output = completed.stdout + completed.stderr
-
-    def recap(self):
-        """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from PLAY RECAP."""
-        totals = {}
-        for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
-            totals[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
-        return totals
-
-    def changed(self):
-        return sum(host["changed"] for host in self.recap().values())
-
-
-def ansible_env(extra=None):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
-    env.update(extra or {})
-    return env
-
-
-def run_playbook(inventory, playbook="install.yml", *args, env=None):
-    command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory,
-               os.path.join(REPO, "playbooks", playbook)] + list(args)
-    return PlayResult(subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), cwd=REPO, check=False,
-                                     timeout=600))
-
-
-def run_module(module, args, *extra, env=None):
-    """One module through `ansible localhost -m`; returns (rc, parsed result or None, raw output)."""
-    command = [os.path.join(VENV_BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
-               "gitlab_duo.self_hosted." + module, "-a", json.dumps(args)] + list(extra)
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False,
-                               env=ansible_env(dict(env or {}, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")))
-    output = completed.stdout + completed.stderr
-    match = re.search(r"=> (\{.*\})\s*$", completed.stdout, re.S)
-    return completed.returncode, json.loads(match.group(1)) if match else None, output
-
-
 def write_inventory(path, gitlab, gateway_name, port, run, gitlab_vars=None, **gateway_vars):
     """An inventory with one GitLab stand-in and one gateway (unique container name and port)."""
-    gateway = {
-        "ai_gateway_gitlab_instance": gitlab.name,
-        "ai_gateway_hostname": "gateway.duo-lab.test",
-        "ai_gateway_container_name": gateway_name,
-        "ai_gateway_published_port": port,
-        "ai_gateway_bind_address": "127.0.0.1",
-        "ai_gateway_registry": "http://" + REGISTRY,
-        "ai_gateway_jwt_keys_dir": str(path.parent / ("keys-" + gateway_name)),
-        "ai_gateway_health_timeout": 20,
-        "ai_gateway_labels": {"gitlab_duo.test": run},
-    }
-    gateway.update(gateway_vars)
-    instance = {"gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port),
-                "gitlab_rails_command": [gitlab.rails], "gitlab_rake_command": [gitlab.rake],
-                "gitlab_version_file": gitlab.version_file}
+    instance = gitlab.host_vars()
     instance.update(gitlab_vars or {})
-    inventory = {"all": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(VENV_BIN, "python"),
-                 "verify_report_dir": str(path.parent / "reports"), "verify_run_rake": True},
-        "children": {
-            "gitlab": {"hosts": {gitlab.name: instance}},
-            "ai_gateway": {"hosts": {"gw-" + gateway_name: gateway}},
-        }}}
-    path.write_text(yaml.safe_dump(inventory))
-    return str(path)
+    gateway = gateway_host_vars(gitlab, gateway_name, port, run, str(path.parent / ("keys-" + gateway_name)),
+                                **gateway_vars)
+    return write_hosts(path, {gitlab.name: instance}, {"gw-" + gateway_name: gateway},
+                       verify_report_dir=str(path.parent / "reports"), verify_run_rake=True)

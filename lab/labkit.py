@@ -1,0 +1,141 @@
+"""Helpers to drive the local lab from Python (tests and benchmarks): GitLab stand-ins, inventories,
+ansible-playbook and module runs. The lab itself is started by lab/lab.sh."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAB_SH = os.path.join(REPO, "lab", "lab.sh")
+VENV_BIN = os.path.join(REPO, ".venv", "bin")
+REGISTRY = "127.0.0.1:5000"
+GATEWAY_REPOSITORY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
+IMAGE = REGISTRY + "/" + GATEWAY_REPOSITORY
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def lab_up():
+    subprocess.run([LAB_SH, "up"], check=True, stdout=subprocess.DEVNULL)
+
+
+class GitLabStandin:
+    """One GitLab stand-in: its own database (state.json), VERSION, gitlab-rails/gitlab-rake and API."""
+
+    def __init__(self, lab_dir, name, version):
+        self.name = name
+        self.port = free_port()
+        env = dict(os.environ, DUO_LAB_DIR=lab_dir)
+        subprocess.run([LAB_SH, "instance", name, version, str(self.port)], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        self.home = os.path.join(lab_dir, "gitlab", name)
+        self.rails = os.path.join(self.home, "bin", "gitlab-rails")
+        self.rake = os.path.join(self.home, "bin", "gitlab-rake")
+        self.version_file = os.path.join(self.home, "VERSION")
+        self.url = "http://gitlab.duo-lab.test:{0}".format(self.port)
+        self.api_url = self.url
+
+    @property
+    def state(self):
+        with open(os.path.join(self.home, "state.json")) as handle:
+            return json.load(handle)
+
+    @property
+    def admin_token(self):
+        return self.state["admin_token"]
+
+    def runner_calls(self):
+        path = os.path.join(self.home, "runner-calls.log")
+        if not os.path.exists(path):
+            return 0
+        with open(path) as handle:
+            return len(handle.readlines())
+
+    def host_vars(self):
+        return {"gitlab_url": self.url, "gitlab_rails_command": [self.rails], "gitlab_rake_command": [self.rake],
+                "gitlab_version_file": self.version_file}
+
+    def stop(self):
+        with open(os.path.join(self.home, "api.pid")) as handle:
+            try:
+                os.kill(int(handle.read()), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def gateway_host_vars(gitlab, container_name, port, label, keys_dir, **extra):
+    """Variables of one lab gateway host serving ``gitlab``: unique container name and port on loopback."""
+    host = {
+        "ai_gateway_gitlab_instance": gitlab.name,
+        "ai_gateway_hostname": "gateway.duo-lab.test",
+        "ai_gateway_container_name": container_name,
+        "ai_gateway_published_port": port,
+        "ai_gateway_bind_address": "127.0.0.1",
+        "ai_gateway_registry": "http://" + REGISTRY,
+        "ai_gateway_jwt_keys_dir": keys_dir,
+        "ai_gateway_health_timeout": 20,
+        "ai_gateway_labels": {"gitlab_duo.test": label},
+    }
+    host.update(extra)
+    return host
+
+
+def write_inventory(path, gitlab_hosts, gateway_hosts, **common):
+    """gitlab_hosts: {name: vars}; gateway_hosts: {name: vars}; common: vars for all hosts."""
+    variables = {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(VENV_BIN, "python")}
+    variables.update(common)
+    inventory = {"all": {"vars": variables, "children": {"gitlab": {"hosts": gitlab_hosts},
+                                                         "ai_gateway": {"hosts": gateway_hosts}}}}
+    with open(str(path), "w") as handle:
+        yaml.safe_dump(inventory, handle)
+    return str(path)
+
+
+class PlayResult:
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.output = completed.stdout + completed.stderr
+
+    def recap(self):
+        """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from PLAY RECAP."""
+        totals = {}
+        for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
+            totals[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+        return totals
+
+    def changed(self):
+        return sum(host["changed"] for host in self.recap().values())
+
+
+def ansible_env(extra=None):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", ANSIBLE_PYTHON_INTERPRETER=os.path.join(VENV_BIN, "python"))
+    env.update(extra or {})
+    return env
+
+
+def run_playbook(inventory, playbook="install.yml", *args, env=None):
+    command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory,
+               os.path.join(REPO, "playbooks", playbook)] + list(args)
+    return PlayResult(subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), cwd=REPO,
+                                     check=False, timeout=900))
+
+
+def run_module(module, args, *extra, env=None):
+    """One module through `ansible localhost -m`; returns (rc, parsed result or None, raw output)."""
+    command = [os.path.join(VENV_BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m",
+               "gitlab_duo.self_hosted." + module, "-a", json.dumps(args)] + list(extra)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False,
+                               env=ansible_env(dict(env or {}, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")))
+    output = completed.stdout + completed.stderr
+    match = re.search(r"=> (\{.*\})\s*$", completed.stdout, re.S)
+    return completed.returncode, json.loads(match.group(1)) if match else None, output
