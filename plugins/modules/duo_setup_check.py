@@ -17,16 +17,8 @@ description:
   - Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
 options:
   user:
     description: A user with a Duo seat to check access for; GitLab uses root when omitted.

@@ -33,16 +33,15 @@ requirements:
   - cryptography (to generate JWT keys)
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads the container and the key directory; pulls, writes and starts nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows image, environment (secrets masked), ports, network, restart policy and mounts.
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes
 options:
   name:
     description: Container name.

@@ -22,16 +22,8 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
   - requests
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
 options:
   url:
     description: The gateway's base URL (O(kind=gateway)) or the URL to GET (O(kind=http)).

@@ -17,17 +17,8 @@ description:
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
   - gitlab_duo.self_hosted.gitlab
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
 notes:
   - The API needs a token with the C(read_user) or C(ai_features) scope. O(rails_command) is not used.
 """
