@@ -153,3 +153,31 @@ def test_host_facts_and_probe(lab):
     assert rc == 0 and probe["ok"] is False and probe["probes"][0]["attempts"] == 2
     rc, probe, _output = run_module("gateway_probe", {"url": "http://127.0.0.1:9", "retries": 0, "name": "x"})
     assert rc != 0 and "Probe 'x' failed" in probe["msg"]
+
+
+def test_ca_bundle_is_mounted_and_pointed_at(lab, run_id, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nlab\n-----END CERTIFICATE-----\n")
+    args = container_args(run_id, tmp_path, ca_bundle=str(bundle))
+    rc, result, _output = run_module("gateway_container", args)
+    assert rc == 0, result
+    container = lab.containers.get(args["name"])
+    env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+    assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == "/etc/ssl/certs/gitlab-duo-ca-bundle.pem"
+    mounted = container.exec_run(["cat", "/etc/ssl/certs/gitlab-duo-ca-bundle.pem"]).output.decode()
+    assert "BEGIN CERTIFICATE" in mounted
+    rc, result, _output = run_module("gateway_container", dict(args, ca_bundle=str(tmp_path / "missing.pem")))
+    assert rc != 0 and "ca_bundle=" in result["msg"] and lab.containers.get(args["name"]).id == container.id
+
+
+def test_pull_policies(lab, run_id, tmp_path):
+    image = IMAGE + ":self-hosted-v18.1.0-ee"
+    lab.images.remove(image, force=True)
+    args = container_args(run_id, tmp_path, image=image, pull="never")
+    rc, result, _output = run_module("gateway_container", args)
+    assert rc != 0 and "pull=never" in result["msg"] and "docker load" in result["msg"]
+    rc, result, _output = run_module("gateway_container", dict(args, pull="missing"))
+    assert rc == 0 and result["changed"], result
+    assert lab.images.get(image).id == result["container"]["image_id"]
+    rc, result, _output = run_module("gateway_container", dict(args, pull="always"))
+    assert rc == 0 and not result["changed"], "pulling the same digest again must change nothing"

@@ -100,3 +100,24 @@ def test_preflight_names_the_busy_port(lab, run_id, gitlab_factory, tmp_path):
     assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
     assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
     assert gitlab.state["ai_settings"] == {}
+
+
+def test_preflight_refuses_localhost_gateway_name(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, free_port(), run_id,
+                                ai_gateway_hostname="localhost")
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    assert 'ai_gateway_hostname="localhost" is localhost, which GitLab cannot use to reach this host' in result.output
+    assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
+
+
+def test_wrong_variable_type_fails_before_any_task(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, free_port(), run_id,
+                                ai_gateway_published_port="not-a-port", ai_gateway_pull="sometimes")
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    assert "ai_gateway_published_port" in result.output and "ai_gateway_pull" in result.output
+    assert "Gather the gateway host's facts" not in result.output, "a task ran before the arguments were checked"
+    assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
