@@ -15,6 +15,8 @@ GATEWAY_TAGS="self-hosted-v18.1.0-ee self-hosted-v18.1.1-ee self-hosted-v18.2.0-
 self-hosted-v18.2.2-ee self-hosted-v18.2.9-ee self-hosted-v18.2.10-ee self-hosted-v18.2.11-ee-rc1
 self-hosted-v18.3.0-ee self-hosted-v18.10.0-ee self-hosted-v19.2.0-ee nightly latest"
 LAB_HOSTNAMES="gateway.duo-lab.test gitlab.duo-lab.test"
+# Where Pebble sends HTTP-01 validation requests: NGINX serves /.well-known/acme-challenge/ there.
+ACME_HTTP_PORT=${DUO_LAB_ACME_HTTP_PORT:-5002}
 APT_PACKAGES="docker.io docker-registry ruby busybox-static pebble nginx-light curl shellcheck"
 
 say() { printf '[lab] %s\n' "$*"; }
@@ -127,6 +129,34 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
   fi
 }
 
+acme_ca() {
+  # Pebble (the Let's Encrypt test CA) on 127.0.0.1:14000; its HTTP-01 checks go to 127.0.0.1:$ACME_HTTP_PORT,
+  # and pebble-challtestsrv answers every DNS name with 127.0.0.1. The package ships no certificates.
+  local dir="$LAB/pebble"
+  if curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1; then return; fi
+  say "starting Pebble (ACME test CA) and pebble-challtestsrv"
+  mkdir -p "$dir"
+  if [ ! -f "$dir/cert.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=duo lab Pebble TLS CA" \
+      -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/key.pem" -out "$dir/cert.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$dir/san.ext"
+    openssl x509 -req -in "$dir/cert.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial -days 3650 \
+      -extfile "$dir/san.ext" -out "$dir/cert.pem" 2>/dev/null
+  fi
+  cat >"$dir/pebble-config.json" <<CONF
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+  "certificate": "$dir/cert.pem", "privateKey": "$dir/key.pem",
+  "httpPort": $ACME_HTTP_PORT, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+CONF
+  pkill -f "pebble -config $dir/pebble-config.json" 2>/dev/null || true
+  nohup pebble-challtestsrv -dns01 127.0.0.1:8053 -http01 '' -https01 '' -tlsalpn01 '' \
+    -management 127.0.0.1:8055 -defaultIPv4 127.0.0.1 -defaultIPv6 '' >"$dir/challtestsrv.log" 2>&1 &
+  PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 nohup pebble -config "$dir/pebble-config.json" \
+    -dnsserver 127.0.0.1:8053 >"$dir/pebble.log" 2>&1 &
+  wait_for 30 curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir || { tail -20 "$dir/pebble.log"; exit 1; }
+}
+
 up() {
   install_packages
   python_env
@@ -135,6 +165,7 @@ up() {
   registry
   gateway_images
   hostnames
+  acme_ca
   instance gitlab-lab 18.2.1-ee 8929
   say "ready: registry http://$REGISTRY, GitLab stand-in API http://gitlab.duo-lab.test:8929, state in $LAB"
 }
