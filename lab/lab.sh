@@ -102,6 +102,32 @@ gateway_images() {
   rm -rf "$context"
 }
 
+nginx_image() {
+  # An NGINX image from the host's Debian nginx binary, its libraries and busybox: the lab's stand-in for
+  # nginx:alpine (nothing can be pulled here). Pushed to the lab registry.
+  local ref="$REGISTRY/library/nginx:1.22-lab" root
+  if curl -fsS "http://$REGISTRY/v2/library/nginx/tags/list" 2>/dev/null | grep -q '"1.22-lab"'; then return; fi
+  say "building and pushing the NGINX image $ref"
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,etc,run,tmp,var/lib/nginx,var/log/nginx,usr/sbin}
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for tool in sh cat ls wget kill; do ln -s busybox "$root/bin/$tool"; done
+  cp /usr/sbin/nginx "$root/usr/sbin/nginx"
+  ldd /usr/sbin/nginx | grep -o '/[^ ]*' | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  cp -r /etc/nginx "$root/etc/nginx"
+  rm -f "$root"/etc/nginx/modules-enabled/*  # the lab image carries no dynamic modules
+  mkdir -p "$root/usr/share/nginx" && cp -r /usr/share/nginx/. "$root/usr/share/nginx/"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\nwww-data:x:33:\n' >"$root/etc/group"
+  chmod 1777 "$root/tmp"
+  tar -C "$root" -cf - . | docker import --change 'CMD ["nginx", "-g", "daemon off;"]' - "$ref" >/dev/null
+  rm -rf "$root"
+  docker push -q "$ref" >/dev/null
+}
+
 hostnames() {
   # The lab's gateway and GitLab names resolve to loopback, so no traffic leaves the machine.
   if ! grep -q "duo-lab.test" /etc/hosts; then
@@ -164,6 +190,7 @@ up() {
   docker_engine
   registry
   gateway_images
+  nginx_image
   hostnames
   acme_ca
   instance gitlab-lab 18.2.1-ee 8929

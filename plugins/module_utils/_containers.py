@@ -128,23 +128,7 @@ class GatewayManager:
 
     # -- image -------------------------------------------------------------------------------------
     def ensure_image(self):
-        spec = self.spec
-        local = None
-        try:
-            local = self.client.images.get(spec.image)
-        except ImageNotFound:
-            pass
-        if spec.pull == "never" and local is None:
-            raise DuoError("Image {0} is not on this host and pull=never. Fix: load it first (air-gapped: "
-                           "docker load from the bundle), or allow pulling.".format(spec.image))
-        if (spec.pull == "always" or local is None) and not self.check_mode:
-            repository, tag = split_image(spec.image)
-            try:
-                local = self.client.images.pull(repository, tag=tag, platform=spec.platform)
-            except (APIError, DockerException) as exc:
-                raise DuoError("Cannot pull {0}: {1}. Fix: check registry access from the gateway host, or "
-                               "load the image from an archive (air-gapped).".format(spec.image, exc))
-        self.image_id = local.id if local is not None else None
+        self.image_id = ensure_image(self.client, self.spec.image, self.spec.pull, self.spec.platform, self.check_mode)
         return self.image_id
 
     # -- health ------------------------------------------------------------------------------------
@@ -291,6 +275,26 @@ class GatewayManager:
                                self.spec.name, health["url"], describe(health)),
                            logs=self.last_logs(container), health=health)
         return health
+
+
+def ensure_image(client, image, pull="missing", platform=None, check_mode=False):
+    """The local image id of ``image`` after applying the pull policy (None in check mode when absent)."""
+    local = None
+    try:
+        local = client.images.get(image)
+    except ImageNotFound:
+        pass
+    if pull == "never" and local is None:
+        raise DuoError("Image {0} is not on this host and pull=never. Fix: load it first (air-gapped: "
+                       "docker load from the bundle), or allow pulling.".format(image))
+    if (pull == "always" or local is None) and not check_mode:
+        repository, tag = split_image(image)
+        try:
+            local = client.images.pull(repository, tag=tag, platform=platform)
+        except (APIError, DockerException) as exc:
+            raise DuoError("Cannot pull {0}: {1}. Fix: check registry access from this host, or load the image "
+                           "from an archive (air-gapped).".format(image, exc))
+    return local.id if local is not None else None
 
 
 def split_image(reference):

@@ -69,3 +69,38 @@ def gateway_health(base_url, deadline, delay=1.0, verify=True):
         return healthz, None
     root = probe(base + "/", 401, UNAUTHENTICATED_ANSWER, deadline=deadline, delay=delay, verify=verify)
     return healthz, root
+
+
+def tls_details(url, ca_path=None, timeout=5):
+    """The certificate a TLS server presents for ``url``'s host: verified against ``ca_path`` (or the system's
+    CA store) with hostname check, plus names, expiry and days left. Never raises for network errors."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port or 443
+    details = {"host": host, "port": port, "verified": False, "error": None}
+    context = ssl.create_default_context(cafile=ca_path or None)
+    der = None
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            with context.wrap_socket(sock, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+                details.update(verified=True, protocol=tls.version())
+    except ssl.SSLCertVerificationError as exc:
+        details["error"] = "certificate not trusted: {0}".format(exc.verify_message)
+        unverified = ssl._create_unverified_context()  # only to read what the server presents
+        try:
+            with socket.create_connection((host, port), timeout=timeout) as sock:
+                with unverified.wrap_socket(sock, server_hostname=host) as tls:
+                    der = tls.getpeercert(binary_form=True)
+                    details["protocol"] = tls.version()
+        except (OSError, ssl.SSLError):
+            pass
+    except (OSError, ssl.SSLError) as exc:
+        details["error"] = "TLS connection failed: {0}".format(exc)
+    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates
+    if der and _certificates.HAS_CRYPTOGRAPHY:
+        details.update(_certificates.describe(_certificates.load_certificate(ssl.DER_cert_to_PEM_cert(der))))
+    return details

@@ -66,6 +66,12 @@ options:
   name:
     description: A label for the result (which path this probe tests).
     type: str
+  min_days_left:
+    description:
+      - For C(https://) URLs, the certificate must be trusted (O(ca_path) or the system's CA store), match the
+        host name and have at least this many days left.
+    type: int
+    default: 7
   fail_on_error:
     description: Fail the task when a probe fails; otherwise return C(ok=false).
     type: bool
@@ -83,7 +89,13 @@ EXAMPLES = r"""
   gitlab_duo.self_hosted.gateway_probe:
     kind: http
     url: http://ai-gateway.example.com:5052/monitoring/healthz
-    fail_on_error: false
+    min_days_left:
+    description:
+      - For C(https://) URLs, the certificate must be trusted (O(ca_path) or the system's CA store), match the
+        host name and have at least this many days left.
+    type: int
+    default: 7
+  fail_on_error: false
   register: probe
 """
 
@@ -101,13 +113,24 @@ probes:
   returned: always
   type: list
   elements: dict
+problems:
+  description: What failed, one line each (empty when O(ok)).
+  returned: always
+  type: list
+  elements: str
+tls:
+  description:
+    - The server certificate of an C(https://) URL - verified (trusted and matching the host name), error, names,
+      not_after, days_left, issuer, subject, serial, protocol.
+  returned: for https URLs
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import (
-    HAS_REQUESTS, UNAUTHENTICATED_ANSWER, probe)
+    HAS_REQUESTS, UNAUTHENTICATED_ANSWER, probe, tls_details)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
 
 
@@ -125,6 +148,7 @@ def main():
             ca_path=dict(type="path"),
             headers=dict(type="dict", no_log=True),
             name=dict(type="str"),
+            min_days_left=dict(type="int", default=7),
             fail_on_error=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -145,11 +169,20 @@ def main():
                     params["headers"]) for target, status, body in targets]
     ok = all(result["ok"] for result in probes)
     result = dict(changed=False, ok=ok, probes=probes, name=params["name"])
+    problems = ["{0}: {1}".format(p["url"], p["error"]) for p in probes if not p["ok"]]
+    if url.startswith("https://"):
+        tls = tls_details(url, params["ca_path"] if params["validate_certs"] else None, params["timeout"])
+        result["tls"] = tls
+        if params["validate_certs"] and not tls["verified"]:
+            problems.append("TLS: {0}".format(tls["error"]))
+        elif tls.get("days_left") is not None and tls["days_left"] < params["min_days_left"]:
+            problems.append("TLS: the certificate expires in {0} days ({1}); renew it (playbooks/renew.yml)".format(
+                tls["days_left"], tls["not_after"]))
+        result["ok"] = ok = ok and not problems
+    result["problems"] = problems
     if not ok and params["fail_on_error"]:
-        failed = [result_ for result_ in probes if not result_["ok"]]
         module.fail_json(msg="Probe {0}failed: {1}".format(
-            "'{0}' ".format(params["name"]) if params["name"] else "",
-            "; ".join("{0}: {1}".format(p["url"], p["error"]) for p in failed)), **result)
+            "'{0}' ".format(params["name"]) if params["name"] else "", "; ".join(problems)), **result)
     module.exit_json(**result)
 
 

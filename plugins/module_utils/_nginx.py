@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NGINX in a container in front of the gateway (private to gitlab_duo.self_hosted).
+
+The proxy directory on the host holds ``nginx.conf``, ``certs/`` and ``webroot/`` and is mounted read-only at
+/etc/nginx/duo. A new configuration is tested with ``nginx -t`` in a throwaway container (same image, mounts
+and network) before it replaces the running one; then NGINX reloads, it does not restart.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import MANAGED_LABEL, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+
+try:
+    from docker.errors import APIError, ContainerError, DockerException
+except ImportError:  # pragma: no cover - reported by the module
+    pass
+
+MOUNT = "/etc/nginx/duo"
+STAGED_MOUNT = "/etc/nginx/duo-staged.conf"
+CONFIG = "nginx.conf"
+
+
+def container_command():
+    return ["nginx", "-c", MOUNT + "/" + CONFIG, "-g", "daemon off;"]
+
+
+def live_config(proxy_dir):
+    path = os.path.join(proxy_dir, CONFIG)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
+def validate(client, image, network, proxy_dir, config):
+    """Run ``nginx -t`` on ``config`` in a throwaway container; DuoError quoting NGINX when it fails."""
+    descriptor, path = tempfile.mkstemp(prefix="duo-nginx-", suffix=".conf")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(config)
+        os.chmod(path, 0o644)
+        volumes = {path: {"bind": STAGED_MOUNT, "mode": "ro"}}
+        if os.path.isdir(proxy_dir):
+            volumes[os.path.abspath(proxy_dir)] = {"bind": MOUNT, "mode": "ro"}
+        options = dict(command=["nginx", "-t", "-c", STAGED_MOUNT], volumes=volumes, remove=True, stdout=True,
+                       stderr=True)
+        if network:
+            options["network"] = network
+        try:
+            client.containers.run(image, **options)
+        except ContainerError as exc:
+            text = (exc.stderr or b"").decode("utf-8", "replace").strip()
+            raise DuoError("NGINX rejected the new configuration (nginx -t); the running one keeps serving. "
+                           "NGINX said: {0}".format(text.replace(STAGED_MOUNT, CONFIG)), nginx_error=text)
+    finally:
+        os.remove(path)
+
+
+def promote(proxy_dir, config):
+    os.makedirs(proxy_dir, mode=0o755, exist_ok=True)
+    path = os.path.join(proxy_dir, CONFIG)
+    with open(path + ".new", "w") as handle:
+        handle.write(config)
+    os.chmod(path + ".new", 0o644)
+    os.replace(path + ".new", path)
+
+
+def desired(image, network, proxy_dir, ports, restart_policy):
+    return {"image": image, "network": network, "ports": ports, "restart_policy": restart_policy,
+            "mounts": ["{0}:{1}:ro".format(os.path.abspath(proxy_dir), MOUNT)], "command": container_command(),
+            "running": True}
+
+
+def observe(container):
+    host, config = container.attrs["HostConfig"], container.attrs["Config"]
+    return {"image": config.get("Image"), "network": host.get("NetworkMode"),
+            "ports": {port: "{0}:{1}".format(b[0].get("HostIp") or "0.0.0.0", b[0].get("HostPort"))
+                      for port, b in (host.get("PortBindings") or {}).items() if b},
+            "restart_policy": (host.get("RestartPolicy") or {}).get("Name"),
+            "mounts": sorted(host.get("Binds") or []), "command": config.get("Cmd"),
+            "running": bool(container.attrs["State"].get("Running"))}
+
+
+def create(client, name, want, labels):
+    ports = {port: tuple(binding.rsplit(":", 1)) for port, binding in want["ports"].items()}
+    ports = {port: (address, int(number)) for port, (address, number) in ports.items()}
+    all_labels = dict(labels or {})
+    all_labels[MANAGED_LABEL] = "true"
+    try:
+        container = client.containers.create(
+            want["image"], command=want["command"], name=name, detach=True, ports=ports,
+            volumes=want["mounts"], network=want["network"], restart_policy={"Name": want["restart_policy"]},
+            labels=all_labels)
+        container.start()
+    except (APIError, DockerException) as exc:
+        raise DuoError("Docker refused to start the proxy container {0}: {1}".format(name, exc))
+    return container
+
+
+def reload(container):
+    result = container.exec_run(["nginx", "-s", "reload", "-c", MOUNT + "/" + CONFIG])
+    if result.exit_code != 0:
+        raise DuoError("nginx -s reload failed in {0}: {1}".format(container.name, result.output.decode("utf-8", "replace")))
+
+
+def replace(client, name, want, labels):
+    existing = find(client, name)
+    if existing is not None:
+        existing.remove(force=True)
+    return create(client, name, want, labels)

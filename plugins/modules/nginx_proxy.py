@@ -1,0 +1,209 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: nginx_proxy
+short_description: Run NGINX in a container in front of the AI Gateway, changing its configuration safely
+version_added: 0.1.0
+description:
+  - Runs the NGINX container on the Docker network it shares with the gateway, publishing the HTTP and HTTPS
+    ports; O(proxy_dir) (configuration, C(certs/), C(webroot/)) is mounted read-only at C(/etc/nginx/duo).
+  - A changed O(config) is first tested with C(nginx -t) in a throwaway container with the same image, mounts
+    and network. Only when it passes does it replace the running configuration, and NGINX reloads (no restart,
+    no dropped connections). A configuration that fails leaves the running one serving, and the task fails with
+    NGINX's own message.
+  - A changed image, network, port or restart policy recreates the container.
+  - O(state=reloaded) reloads NGINX even when nothing changed (after a certificate renewal).
+author:
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
+requirements:
+  - docker (the Docker SDK for Python)
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Tests a changed configuration with nginx -t, then reports; writes and starts nothing.
+  diff_mode:
+    support: full
+    details: The configuration text and the container settings before and after.
+  idempotent:
+    support: full
+options:
+  name:
+    description: Container name.
+    type: str
+    default: gitlab-ai-gateway-proxy
+  state:
+    description: V(present), V(reloaded) (also reload when nothing changed), or V(absent).
+    type: str
+    choices: [present, reloaded, absent]
+    default: present
+  image:
+    description: NGINX image (pin a version).
+    type: str
+  network:
+    description: User-defined Docker network shared with the gateway container (created when missing).
+    type: str
+  proxy_dir:
+    description: Host directory with the configuration, C(certs/) and C(webroot/).
+    type: path
+  config:
+    description: The full NGINX configuration (paths under C(/etc/nginx/duo)).
+    type: str
+  http_port:
+    description: Host port for HTTP (ACME challenges and the redirect to HTTPS).
+    type: int
+    default: 80
+  https_port:
+    description: Host port for HTTPS.
+    type: int
+    default: 443
+  bind_address:
+    description: Host address the ports bind to.
+    type: str
+    default: 0.0.0.0
+  restart_policy:
+    description: Docker restart policy.
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: always
+  pull:
+    description: Image pull policy.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  labels:
+    description: Extra container labels.
+    type: dict
+    default: {}
+  docker_host:
+    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: NGINX in front of the gateway
+  gitlab_duo.self_hosted.nginx_proxy:
+    image: docker.io/library/nginx:1.27-alpine
+    network: gitlab-ai-gateway
+    proxy_dir: /etc/gitlab-ai-gateway/nginx
+    config: "{{ lookup('ansible.builtin.template', 'nginx.conf.j2') }}"
+"""
+
+RETURN = r"""
+config_changed:
+  description: The configuration was (or would be) replaced.
+  returned: success
+  type: bool
+container_changed:
+  description: The container was (or would be) created or recreated.
+  returned: success
+  type: bool
+reloaded:
+  description: NGINX reloaded its configuration.
+  returned: success
+  type: bool
+container:
+  description: name, id, status of the proxy container.
+  returned: success, unless O(state=absent)
+  type: dict
+nginx_error:
+  description: What nginx -t said about a rejected configuration.
+  returned: when the configuration was rejected
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _nginx
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, ensure_image, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
+
+
+def present(module, client):
+    params = module.params
+    port_number("http_port", params["http_port"])
+    port_number("https_port", params["https_port"])
+    if not client.networks.list(names=[params["network"]]) and not module.check_mode:
+        client.networks.create(params["network"], driver="bridge")
+    ensure_image(client, params["image"], params["pull"], check_mode=module.check_mode)
+    live = _nginx.live_config(params["proxy_dir"])
+    config_changed = live != params["config"]
+    if config_changed:
+        _nginx.validate(client, params["image"], params["network"], params["proxy_dir"], params["config"])
+    want = _nginx.desired(params["image"], params["network"], params["proxy_dir"],
+                          {"80/tcp": "{0}:{1}".format(params["bind_address"], params["http_port"]),
+                           "443/tcp": "{0}:{1}".format(params["bind_address"], params["https_port"])},
+                          params["restart_policy"])
+    existing = find(client, params["name"])
+    before = _nginx.observe(existing) if existing is not None else {}
+    container_changed = any(before.get(key) != value for key, value in want.items() if key != "running")
+    result = {"config_changed": config_changed, "container_changed": container_changed, "reloaded": False,
+              "diff": [{"before": live or "", "after": params["config"], "before_header": "nginx.conf (running)",
+                        "after_header": "nginx.conf (declared)"},
+                       {"before": before, "after": want}]}
+    starting = existing is None or container_changed or not before.get("running")
+    result["changed"] = config_changed or starting or params["state"] == "reloaded"
+    if module.check_mode:
+        return result
+    if config_changed:
+        _nginx.promote(params["proxy_dir"], params["config"])
+    if existing is None or container_changed:
+        container = _nginx.replace(client, params["name"], want, params["labels"])
+    else:
+        container = existing
+        if not before.get("running"):
+            container.start()
+        elif config_changed or params["state"] == "reloaded":
+            _nginx.reload(container)
+            result["reloaded"] = True
+    container.reload()
+    if container.status != "running":
+        logs = container.logs(tail=20).decode("utf-8", "replace")
+        raise DuoError("The proxy container {0} is {1}. Its log: {2}".format(container.name, container.status, logs))
+    result["container"] = {"name": container.name, "id": container.id, "status": container.status}
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", default="gitlab-ai-gateway-proxy"),
+            state=dict(type="str", default="present", choices=["present", "reloaded", "absent"]),
+            image=dict(type="str"),
+            network=dict(type="str"),
+            proxy_dir=dict(type="path"),
+            config=dict(type="str"),
+            http_port=dict(type="int", default=80),
+            https_port=dict(type="int", default=443),
+            bind_address=dict(type="str", default="0.0.0.0"),
+            restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
+            pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+            labels=dict(type="dict", default={}),
+            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+        ),
+        required_if=[("state", "present", ("image", "network", "proxy_dir", "config")),
+                     ("state", "reloaded", ("image", "network", "proxy_dir", "config"))],
+        supports_check_mode=True,
+    )
+    try:
+        client = docker_client(module.params["docker_host"])
+        if module.params["state"] == "absent":
+            existing = find(client, module.params["name"])
+            if existing is not None and not module.check_mode:
+                existing.remove(force=True)
+            module.exit_json(changed=existing is not None)
+        module.exit_json(**present(module, client))
+    except DuoError as exc:
+        exc.fail(module)
+
+
+if __name__ == "__main__":
+    main()
