@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import MANAGED_LABEL, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import MANAGED_LABEL, explain, find
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 
 try:
@@ -99,7 +99,7 @@ def create(client, name, want, labels):
             labels=all_labels)
         container.start()
     except (APIError, DockerException) as exc:
-        raise DuoError("Docker refused to start the proxy container {0}: {1}".format(name, exc))
+        raise DuoError("Docker refused to start the proxy container {0}: {1}".format(name, explain(exc)))
     return container
 
 

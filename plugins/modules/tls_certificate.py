@@ -176,7 +176,7 @@ def new_pair(params, domains):
     mode = params["mode"]
     if mode == "provided":
         fullchain = (params["certificate"] or "").strip() + "\n" + (params["chain"] or "").strip() + "\n"
-        return "".join(certs.split_pem_chain(fullchain)), params["private_key"]
+        return "".join(certs.split_pem_chain(fullchain)), params["private_key"].strip() + "\n"
     key_pem = certs.new_private_key_pem(params["key_type"])
     if mode == "self_signed_lab":
         return certs.self_signed(domains, key_pem), key_pem

@@ -45,6 +45,8 @@ def run_id(lab):
     yield value
     for container in lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + value}):
         container.remove(force=True)
+    for network in lab.networks.list(names=["duo-test-" + value]):
+        network.remove()
 
 
 def write_inventory(path, gitlab, gateway_name, port, run, gitlab_vars=None, **gateway_vars):
