@@ -114,7 +114,7 @@ probes:
   type: list
   elements: dict
 problems:
-  description: What failed, one line each (empty when O(ok)).
+  description: What failed, one line each (empty when RV(ok)).
   returned: always
   type: list
   elements: str
