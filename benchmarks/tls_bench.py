@@ -54,8 +54,10 @@ def render_config(gateway_name):
         template = jinja2.Template(handle.read())
     return template.render(ansible_managed="benchmark", tls_proxy_worker_connections=1024,
                            tls_proxy_keepalive_timeout=65, tls_proxy_domains=[DOMAIN], tls_proxy_https_port=443,
-                           tls_proxy_serve_tls=True, ai_gateway_container_name=gateway_name,
-                           tls_proxy_read_timeout=300, tls_proxy_connect_timeout=75) + "\n"
+                           tls_proxy_serve_tls=True, tls_proxy_in_container=True, tls_proxy_conf_root="/etc/nginx/duo",
+                           tls_proxy_runtime_dir="/tmp", tls_proxy_listen_http="80", tls_proxy_listen_https="443",
+                           tls_proxy_upstream=gateway_name + ":5052", tls_proxy_read_timeout=300,
+                           tls_proxy_connect_timeout=75) + "\n"
 
 
 def main():

@@ -40,6 +40,8 @@ def port_in_use(address, port):
     """True when something already listens on address:port (tested by binding, not connecting)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    # Like a server: connections in TIME_WAIT do not hold the port, a listener does.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((address, port))
     except OSError as exc:
@@ -57,3 +59,9 @@ def port_owner(client, port):
             if any(str(entry.get("HostPort")) == str(port) for entry in entries or []):
                 return container.name
     return None
+
+
+def port_facts(client, address, port, our_container):
+    """{number, in_use, owner, ours} for a host port the collection wants to publish."""
+    owner = port_owner(client, port) if client else None
+    return {"number": port, "in_use": port_in_use(address, port), "owner": owner, "ours": owner == our_container}

@@ -114,3 +114,45 @@ def replace(client, name, want, labels):
     if existing is not None:
         existing.remove(force=True)
     return create(client, name, want, labels)
+
+
+# -- NGINX from the host's packages ------------------------------------------------------------------------
+
+def host_validate(run_command, config, binary="nginx"):
+    """``nginx -t`` on the host for ``config``; DuoError quoting NGINX when it fails."""
+    descriptor, path = tempfile.mkstemp(prefix="duo-nginx-", suffix=".conf")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(config)
+        rc, stdout, stderr = run_command([binary, "-t", "-c", path])
+    finally:
+        os.remove(path)
+    if rc != 0:
+        text = (stderr or stdout or "").strip().replace(path, CONFIG)
+        raise DuoError("NGINX rejected the new configuration (nginx -t); the running one keeps serving. "
+                       "NGINX said: {0}".format(text), nginx_error=text)
+
+
+def host_commands(proxy_dir, given=None, binary="nginx"):
+    """start/reload/status commands: the given ones (e.g. systemctl) or NGINX run directly with our config."""
+    config = os.path.join(proxy_dir, CONFIG)
+    commands = {"start": [binary, "-c", config], "reload": [binary, "-c", config, "-s", "reload"], "status": None}
+    commands.update({key: value for key, value in (given or {}).items() if value})
+    return commands
+
+
+def host_running(run_command, proxy_dir, commands, pid_file):
+    if commands.get("status"):
+        return run_command(commands["status"])[0] == 0
+    try:
+        with open(pid_file or os.path.join(proxy_dir, "nginx.pid")) as handle:
+            os.kill(int(handle.read().strip()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def host_run(run_command, command, what):
+    rc, stdout, stderr = run_command(command)
+    if rc != 0:
+        raise DuoError("{0} failed ({1}): {2}".format(what, " ".join(command), (stderr or stdout).strip()))

@@ -33,6 +33,19 @@ options:
     description: Address the port binds to.
     type: str
     default: 0.0.0.0
+  proxy_ports:
+    description: Host ports the TLS proxy will publish (80 and 443); a port held by O(proxy_container_name) counts as ours.
+    type: list
+    elements: int
+    default: []
+  proxy_container_name:
+    description: Name of the TLS proxy's container.
+    type: str
+    default: gitlab-ai-gateway-proxy
+  proxy_bind_address:
+    description: Address the proxy's ports bind to.
+    type: str
+    default: 0.0.0.0
   hostname:
     description: The gateway's hostname as GitLab will use it.
     type: str
@@ -62,6 +75,11 @@ port:
   description: number, in_use, owner (container publishing it), ours (held by O(container_name)).
   returned: when O(port) is given
   type: dict
+proxy_ports:
+  description: One entry per O(proxy_ports) - number, in_use, owner, ours.
+  returned: always
+  type: list
+  elements: dict
 hostname:
   description: name, is_local, resolves, addresses.
   returned: when O(hostname) is given
@@ -75,7 +93,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts import (
-    free_bytes, hostname_facts, memory_bytes, port_in_use, port_owner)
+    free_bytes, hostname_facts, memory_bytes, port_facts)
 
 
 def main():
@@ -84,6 +102,9 @@ def main():
             container_name=dict(type="str", default="gitlab-ai-gateway"),
             port=dict(type="int"),
             bind_address=dict(type="str", default="0.0.0.0"),
+            proxy_ports=dict(type="list", elements="int", default=[]),
+            proxy_container_name=dict(type="str", default="gitlab-ai-gateway-proxy"),
+            proxy_bind_address=dict(type="str", default="0.0.0.0"),
             hostname=dict(type="str"),
             docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
         ),
@@ -102,9 +123,9 @@ def main():
     except DuoError as exc:
         result["docker"]["error"] = exc.msg
     if params["port"] is not None:
-        owner = port_owner(client, params["port"]) if client else None
-        result["port"] = {"number": params["port"], "in_use": port_in_use(params["bind_address"], params["port"]),
-                          "owner": owner, "ours": owner == params["container_name"]}
+        result["port"] = port_facts(client, params["bind_address"], params["port"], params["container_name"])
+    result["proxy_ports"] = [port_facts(client, params["proxy_bind_address"], port, params["proxy_container_name"])
+                             for port in params["proxy_ports"]]
     if params["hostname"]:
         result["hostname"] = hostname_facts(params["hostname"])
     module.exit_json(**result)

@@ -18,6 +18,9 @@ description:
     no dropped connections). A configuration that fails leaves the running one serving, and the task fails with
     NGINX's own message.
   - A changed image, network, port or restart policy recreates the container.
+  - With O(mode=host) NGINX from the host's packages runs O(proxy_dir)/nginx.conf instead - tested with the
+    host's C(nginx -t), then started or reloaded with O(host_commands) (systemctl for a systemd unit) or, by
+    default, by running C(nginx -c) directly.
   - O(state=reloaded) reloads NGINX even when nothing changed (after a certificate renewal).
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
@@ -35,6 +38,20 @@ attributes:
   idempotent:
     support: full
 options:
+  mode:
+    description: V(container) runs NGINX in a container; V(host) uses NGINX from the host's packages.
+    type: str
+    choices: [container, host]
+    default: container
+  host_commands:
+    description:
+      - O(mode=host) - commands (lists) to C(start), C(reload) and ask the C(status) of NGINX, e.g.
+        C(start=[systemctl, start, gitlab-ai-gateway-proxy]). Missing ones run C(nginx -c <proxy_dir>/nginx.conf)
+        directly and read the pid file.
+    type: dict
+  pid_file:
+    description: O(mode=host) - the pid file the configuration names; C(<proxy_dir>/nginx.pid) by default.
+    type: path
   name:
     description: Container name.
     type: str
@@ -48,7 +65,7 @@ options:
     description: NGINX image (pin a version).
     type: str
   network:
-    description: User-defined Docker network shared with the gateway container (created when missing).
+    description: User-defined Docker network shared with the gateway container (created when missing); O(mode=container).
     type: str
   proxy_dir:
     description: Host directory with the configuration, C(certs/) and C(webroot/).
@@ -127,8 +144,35 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
 
 
+def present_on_host(module):
+    params = module.params
+    commands = _nginx.host_commands(params["proxy_dir"], params["host_commands"])
+    live = _nginx.live_config(params["proxy_dir"])
+    config_changed = live != params["config"]
+    if config_changed:
+        _nginx.host_validate(module.run_command, params["config"])
+    running = _nginx.host_running(module.run_command, params["proxy_dir"], commands, params["pid_file"])
+    result = {"config_changed": config_changed, "container_changed": False, "reloaded": False,
+              "changed": config_changed or not running or params["state"] == "reloaded",
+              "diff": {"before": live or "", "after": params["config"], "before_header": "nginx.conf (running)",
+                       "after_header": "nginx.conf (declared)"}}
+    if module.check_mode:
+        return result
+    if config_changed:
+        _nginx.promote(params["proxy_dir"], params["config"])
+    if not running:
+        _nginx.host_run(module.run_command, commands["start"], "Starting NGINX")
+    elif config_changed or params["state"] == "reloaded":
+        _nginx.host_run(module.run_command, commands["reload"], "Reloading NGINX")
+        result["reloaded"] = True
+    return result
+
+
 def present(module, client):
     params = module.params
+    for field in ("image", "network"):
+        if not params[field]:
+            raise DuoError("{0} is required with mode=container. Fix: set it, or use mode=host.".format(field))
     port_number("http_port", params["http_port"])
     port_number("https_port", params["https_port"])
     if not client.networks.list(names=[params["network"]]) and not module.check_mode:
@@ -175,6 +219,9 @@ def present(module, client):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            mode=dict(type="str", default="container", choices=["container", "host"]),
+            host_commands=dict(type="dict"),
+            pid_file=dict(type="path"),
             name=dict(type="str", default="gitlab-ai-gateway-proxy"),
             state=dict(type="str", default="present", choices=["present", "reloaded", "absent"]),
             image=dict(type="str"),
@@ -189,11 +236,14 @@ def main():
             labels=dict(type="dict", default={}),
             docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
         ),
-        required_if=[("state", "present", ("image", "network", "proxy_dir", "config")),
-                     ("state", "reloaded", ("image", "network", "proxy_dir", "config"))],
+        required_if=[("state", "present", ("proxy_dir", "config")), ("state", "reloaded", ("proxy_dir", "config"))],
         supports_check_mode=True,
     )
     try:
+        if module.params["mode"] == "host":
+            if module.params["state"] == "absent":
+                module.fail_json(msg="state=absent is for mode=container; stop the host's NGINX service instead.")
+            module.exit_json(**present_on_host(module))
         client = docker_client(module.params["docker_host"])
         if module.params["state"] == "absent":
             existing = find(client, module.params["name"])

@@ -128,3 +128,57 @@ def test_provided_certificate_through_the_role(lab, run_id, gitlab_factory, tmp_
     assert (tmp_path / "nginx" / "certs" / "privkey.pem").read_text() == (made / "privkey.pem").read_text()
     answer = requests.get("https://{0}:{1}/".format(DOMAIN, https_port), verify=str(made / "cert.pem"), timeout=10)
     assert answer.status_code == 401
+
+
+def test_nginx_from_host_packages(lab, run_id, gitlab_factory, tmp_path):
+    """tls_proxy_mode=host: the host's Debian nginx, run directly (no init system here), in front of the gateway
+    published on 127.0.0.1."""
+    import shutil
+    import subprocess
+    import tempfile
+    gitlab = gitlab_factory()
+    https_port, gateway_port = free_port(), free_port()
+    base = tempfile.mkdtemp(prefix="duo-host-nginx-")
+    os.chmod(base, 0o755)  # NGINX workers run unprivileged and must reach the webroot
+    proxy_dir = os.path.join(base, "nginx")
+    root = pebble_root(tmp_path / "pebble-root.pem")
+    inventory = write_inventory(
+        tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, gateway_port, run_id,
+        **tls_vars(tmp_path, run_id, https_port, tls_proxy_mode="host", tls_proxy_dir=proxy_dir,
+                   tls_proxy_host_package="", tls_proxy_host_service_manager="direct"))
+    try:
+        first = run_playbook(inventory, "install.yml", "-e", "verify_ca_path=" + root, "-e", NO_RAKE)
+        assert first.rc == 0, first.output
+        gateway = lab.containers.get("duo-t-" + run_id)
+        assert gateway.attrs["HostConfig"]["PortBindings"]["5052/tcp"][0]["HostIp"] == "127.0.0.1"
+        url = "https://{0}:{1}".format(DOMAIN, https_port)
+        assert gitlab.state["ai_settings"]["ai_gateway_url"] == url
+        assert requests.get(url + "/monitoring/healthz", verify=root, timeout=10).json() == {"status": "ok"}
+        with open(os.path.join(proxy_dir, "run", "nginx.pid")) as handle:
+            master = handle.read().strip()
+        again = run_playbook(inventory, "install.yml", "-e", "verify_ca_path=" + root, "-e", NO_RAKE)
+        assert again.rc == 0 and again.changed() == 0, again.output
+        serial = served_serial(https_port, root)
+        renewed = run_playbook(inventory, "renew.yml", "-e", "tls_proxy_renew_before_days=100000")
+        assert renewed.rc == 0 and renewed.changed() == 2, renewed.output
+        assert served_serial(https_port, root) != serial
+        with open(os.path.join(proxy_dir, "run", "nginx.pid")) as handle:
+            assert handle.read().strip() == master, "NGINX was restarted instead of reloaded"
+    finally:
+        subprocess.run(["nginx", "-c", os.path.join(proxy_dir, "nginx.conf"), "-s", "quit"], check=False,
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_preflight_names_a_busy_proxy_port(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, 0, run_id,
+                                    **tls_vars(tmp_path, run_id, port))
+        result = run_playbook(inventory, "install.yml", "-e", NO_RAKE)
+    assert result.rc != 0
+    assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
+    assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
