@@ -186,3 +186,41 @@ def test_bad_input_before_any_change(tmp_path, args, words):
     rc, result, _output = run_module("tls_certificate", {key: value for key, value in base.items() if value is not None})
     assert rc != 0 and words in result["msg"] and "Fix:" in result["msg"]
     assert not os.path.exists(tmp_path / "certs")
+
+
+EAB_KID, EAB_HMAC = "duo-lab-kid", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+
+@pytest.fixture
+def eab_pebble(tmp_path):
+    """A second Pebble that requires External Account Binding, as internal and commercial ACME CAs often do."""
+    import json
+    config = tmp_path / "pebble-eab.json"
+    config.write_text(json.dumps({"pebble": {
+        "listenAddress": "127.0.0.1:14001", "managementListenAddress": "127.0.0.1:15001",
+        "certificate": os.path.join(PEBBLE, "cert.pem"), "privateKey": os.path.join(PEBBLE, "key.pem"),
+        "httpPort": ACME_HTTP_PORT, "tlsPort": 5001, "ocspResponderURL": "",
+        "externalAccountBindingRequired": True, "externalAccountMACKeys": {EAB_KID: EAB_HMAC}}}))
+    env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+    process = subprocess.Popen(["pebble", "-config", str(config), "-dnsserver", "127.0.0.1:8053"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get("https://127.0.0.1:14001/dir", verify=os.path.join(PEBBLE, "ca.pem"), timeout=2)
+            break
+        except requests.RequestException:
+            time.sleep(0.2)
+    yield "https://127.0.0.1:14001/dir"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_external_account_binding(acme_site, eab_pebble):
+    args = acme_args(acme_site, acme_directory=eab_pebble)
+    rc, result, _output = run_module("tls_certificate", args)
+    assert rc != 0 and "externalAccountRequired" in result["msg"] and "acme_eab_kid" in result["msg"]
+    assert not os.path.exists(os.path.join(acme_site["cert_dir"], "fullchain.pem"))
+    rc, result, output = run_module("tls_certificate", dict(args, acme_eab_kid=EAB_KID, acme_eab_hmac_key=EAB_HMAC))
+    assert rc == 0 and result["action"] == "issued", output
+    assert EAB_HMAC not in output
