@@ -145,7 +145,9 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
       "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$home/state.json"
   fi
   for tool in gitlab-rails gitlab-rake; do
-    printf '#!/bin/sh\nGITLAB_STANDIN_HOME=%s exec %s "$@"\n' "$home" "$REPO/lab/gitlab/$tool" >"$home/bin/$tool"
+    # SSL_CERT_FILE: the stand-in trusts the lab's ACME root, like a GitLab with it in trusted-certs.
+    printf '#!/bin/sh\n[ -f %s ] && export SSL_CERT_FILE=%s\nGITLAB_STANDIN_HOME=%s exec %s "$@"\n' \
+      "$LAB/pebble/trusted.pem" "$LAB/pebble/trusted.pem" "$home" "$REPO/lab/gitlab/$tool" >"$home/bin/$tool"
     chmod +x "$home/bin/$tool"
   done
   if ! curl -s -o /dev/null "http://127.0.0.1:$port/api/v4/version"; then
@@ -155,11 +157,19 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
   fi
 }
 
+trust_pebble_root() {
+  # Pebble makes a new issuing root at every start: keep it, and a bundle of it plus the system's CAs for the
+  # GitLab stand-in (as /etc/gitlab/trusted-certs would on a real GitLab).
+  local dir="$LAB/pebble"
+  curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:15000/roots/0 >"$dir/root.pem"
+  cat /etc/ssl/certs/ca-certificates.crt "$dir/root.pem" >"$dir/trusted.pem"
+}
+
 acme_ca() {
   # Pebble (the Let's Encrypt test CA) on 127.0.0.1:14000; its HTTP-01 checks go to 127.0.0.1:$ACME_HTTP_PORT,
   # and pebble-challtestsrv answers every DNS name with 127.0.0.1. The package ships no certificates.
   local dir="$LAB/pebble"
-  if curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1; then return; fi
+  if curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir >/dev/null 2>&1; then trust_pebble_root; return; fi
   say "starting Pebble (ACME test CA) and pebble-challtestsrv"
   mkdir -p "$dir"
   if [ ! -f "$dir/cert.pem" ]; then
@@ -181,6 +191,9 @@ CONF
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 nohup pebble -config "$dir/pebble-config.json" \
     -dnsserver 127.0.0.1:8053 >"$dir/pebble.log" 2>&1 &
   wait_for 30 curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir || { tail -20 "$dir/pebble.log"; exit 1; }
+  trust_pebble_root
+  # Certificates from an earlier Pebble chain to a root nobody trusts any more: let the demo obtain new ones.
+  rm -rf "$LAB/proxy/nginx/certs"
 }
 
 up() {
@@ -199,11 +212,12 @@ up() {
 
 down() {
   docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
+  docker network rm duo-lab >/dev/null 2>&1 || true
   for pidfile in "$LAB"/gitlab/*/api.pid; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done
-  rm -rf "$LAB/gitlab"
-  say "removed lab containers and GitLab stand-ins (dockerd and the registry keep running)"
+  rm -rf "$LAB/gitlab" "$LAB/proxy" "$LAB/keys"
+  say "removed the lab's containers, proxy and GitLab stand-ins (dockerd, the registry and Pebble keep running)"
 }
 
 case "${1:-up}" in
