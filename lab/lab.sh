@@ -185,9 +185,13 @@ acme_ca() {
   "certificate": "$dir/cert.pem", "privateKey": "$dir/key.pem",
   "httpPort": $ACME_HTTP_PORT, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 CONF
-  pkill -f "pebble -config $dir/pebble-config.json" 2>/dev/null || true
-  nohup pebble-challtestsrv -dns01 127.0.0.1:8053 -http01 '' -https01 '' -tlsalpn01 '' \
+  # The lab owns Pebble on this machine: one started from another checkout (its own CA) gives way.
+  pkill -f "pebble -config " 2>/dev/null || true
+  sleep 0.5
+  if ! pgrep -f "pebble-challtestsrv -dns01 127.0.0.1:8053" >/dev/null; then
+    nohup pebble-challtestsrv -dns01 127.0.0.1:8053 -http01 '' -https01 '' -tlsalpn01 '' \
     -management 127.0.0.1:8055 -defaultIPv4 127.0.0.1 -defaultIPv6 '' >"$dir/challtestsrv.log" 2>&1 &
+  fi
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 nohup pebble -config "$dir/pebble-config.json" \
     -dnsserver 127.0.0.1:8053 >"$dir/pebble.log" 2>&1 &
   wait_for 30 curl -fsS --cacert "$dir/ca.pem" https://127.0.0.1:14000/dir || { tail -20 "$dir/pebble.log"; exit 1; }
