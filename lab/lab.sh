@@ -141,9 +141,14 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
   mkdir -p "$home/bin"
   printf '%s\n' "$version" >"$home/VERSION"
   if [ ! -f "$home/state.json" ]; then
-    printf '{"admin_token": "glpat-lab-%s", "ai_settings": {}, "application_settings": {}}\n' \
+    # A user with a Duo seat, and Code Suggestions on the self-hosted model: a healthy instance.
+    printf '{"admin_token": "glpat-lab-%s", "ai_settings": {}, "application_settings": {},
+ "users": {"duo-user": {"id": 2, "code_suggestions": true}},
+ "feature_settings": [{"feature": "code_completions", "provider": "self_hosted"},
+                      {"feature": "code_generations", "provider": "self_hosted"}]}\n' \
       "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$home/state.json"
   fi
+  [ -f "$home/llm.log" ] || cp "$REPO/lab/gitlab/samples/llm-healthy.log" "$home/llm.log"
   for tool in gitlab-rails gitlab-rake; do
     # SSL_CERT_FILE: the stand-in trusts the lab's ACME root, like a GitLab with it in trusted-certs.
     printf '#!/bin/sh\n[ -f %s ] && export SSL_CERT_FILE=%s\nGITLAB_STANDIN_HOME=%s exec %s "$@"\n' \
@@ -216,7 +221,8 @@ up() {
 
 down() {
   docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
-  docker network rm duo-lab >/dev/null 2>&1 || true
+  # The demo's NGINX (host packages, run directly).
+  if [ -f "$LAB/proxy/nginx/nginx.conf" ]; then nginx -c "$LAB/proxy/nginx/nginx.conf" -s quit 2>/dev/null || true; fi
   for pidfile in "$LAB"/gitlab/*/api.pid; do
     if [ -f "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
   done

@@ -2,6 +2,7 @@
 # collection sends through `gitlab-rails runner`, persisted to $GITLAB_STANDIN_HOME/state.json.
 require 'json'
 require 'uri'
+require 'net/http'
 
 module GitlabStandin
   HOME = ENV.fetch('GITLAB_STANDIN_HOME')
@@ -125,3 +126,64 @@ module Gitlab
     end
   end
 end
+
+# -- What the troubleshooting checks touch --------------------------------------------------------------------
+# state.json: "users": {"name": {"id": 1, "code_suggestions": true}}, "feature_settings": [{"feature":
+# "code_completions", "provider": "self_hosted"}], "env": {"AI_GATEWAY_URL": "..."} (legacy variable).
+class User
+  attr_reader :username, :id
+
+  def initialize(username, attributes)
+    @username = username
+    @id = attributes['id']
+    @attributes = attributes
+  end
+
+  def self.find_by_username(username)
+    attributes = (GitlabStandin.state['users'] || {})[username]
+    attributes && new(username, attributes)
+  end
+
+  def can?(ability)
+    ability == :access_code_suggestions && @attributes['code_suggestions'] == true
+  end
+
+  def allowed_to_use?(feature, service_name: nil)
+    feature == :code_suggestions && service_name == :self_hosted_models && @attributes['code_suggestions'] == true
+  end
+end
+
+class Ability
+  def self.allowed?(user, ability)
+    user.can?(ability)
+  end
+end
+
+module Ai
+  class FeatureSetting
+    def self.exists?(feature:, provider:)
+      features = Array(feature).map(&:to_s)
+      (GitlabStandin.state['feature_settings'] || []).any? do |setting|
+        features.include?(setting['feature']) && setting['provider'] == provider.to_s
+      end
+    end
+  end
+end
+
+# GitLab ships HTTParty; the stand-in answers its .get with Net::HTTP.
+module HTTParty
+  Response = Struct.new(:code, :body)
+
+  def self.get(url, headers: {}, timeout: 10)
+    uri = URI.parse(url)
+    http = Net::HTTP.new(uri.host, uri.port)
+    http.use_ssl = uri.scheme == 'https'
+    http.open_timeout = timeout
+    http.read_timeout = timeout
+    response = http.get(uri.request_uri, headers)
+    Response.new(response.code.to_i, response.body)
+  end
+end
+
+# The environment GitLab's processes would have (e.g. the legacy AI_GATEWAY_URL), from state.json.
+(GitlabStandin.state['env'] || {}).each { |name, value| ENV[name] = value }

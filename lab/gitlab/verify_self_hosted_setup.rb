@@ -43,8 +43,13 @@ puts '✔ License includes GitLab Duo Self-Hosted'
 results['license'] = 'passed'
 puts
 puts 'Feature settings'
-puts '⚠ No feature is set to a self-hosted model (Admin > GitLab Duo > Self-hosted models)'
-results['feature_settings'] = 'warning'
+if Ai::FeatureSetting.exists?(feature: %i[code_generations code_completions], provider: :self_hosted)
+  puts '✔ Code Suggestions use a self-hosted model'
+  results['feature_settings'] = 'passed'
+else
+  puts '⚠ No feature is set to a self-hosted model (Admin > GitLab Duo > Self-hosted models)'
+  results['feature_settings'] = 'warning'
+end
 puts
 puts '=' * 20 + ' DIAGNOSTIC SUMMARY ' + '=' * 20
 puts JSON.pretty_generate({ 'user' => user, 'checks' => results,

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""GitLab-side diagnostics (private to gitlab_duo.self_hosted): ONE ``gitlab-rails runner`` call gathers every
+Rails-side fact; Python turns the facts, GitLab's own verify task and llm.log into catalogue findings."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _log_rules, _rails
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._ai_settings import LOCATIONS, location_for
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, passed
+
+LLM_LOG = "/var/log/gitlab/gitlab-rails/llm.log"
+TAIL_BYTES = 2 * 1024 * 1024
+
+# Every fact in one Rails boot; each probe rescued on its own so one missing class does not hide the others.
+_RUNNER_BODY = """
+probe = lambda do |&block|
+  block.call
+rescue StandardError, NotImplementedError => e
+  { 'error' => "#{e.class}: #{e.message}"[0, 300] }
+end
+settings = %(record)s
+facts = {}
+facts['settings'] = probe.call do
+  %%w[ai_gateway_url duo_agent_platform_service_url enabled_instance_verbose_ai_logs].to_h do |name|
+    [name, settings.respond_to?(name) ? settings.public_send(name) : nil]
+  end
+end
+facts['legacy_env_url'] = ENV['AI_GATEWAY_URL']
+user = request['user'] && User.find_by_username(request['user'])
+facts['user'] = if request['user'].nil?
+                  nil
+                elsif user.nil?
+                  { 'found' => false }
+                else
+                  probe.call do
+                    { 'found' => true,
+                      'can_access_code_suggestions' => user.can?(:access_code_suggestions),
+                      'ability_allowed' => Ability.allowed?(user, :access_code_suggestions),
+                      'allowed_to_use' => user.allowed_to_use?(:code_suggestions, service_name: :self_hosted_models) }
+                  end
+                end
+facts['features_self_hosted'] = probe.call do
+  { 'value' => ::Ai::FeatureSetting.exists?(feature: [:code_generations, :code_completions], provider: :self_hosted) }
+end
+url = facts['settings'].is_a?(Hash) ? facts['settings']['ai_gateway_url'] : nil
+facts['healthz'] = if url.to_s.empty?
+                     nil
+                   else
+                     probe.call do
+                       { 'code' => HTTParty.get("#{url.chomp('/')}/monitoring/healthz",
+                                                headers: { 'accept' => 'application/json' }).code }
+                     end
+                   end
+facts
+"""
+
+
+def gather(run_command, prefix, version, user=None):
+    body = _RUNNER_BODY % {"record": LOCATIONS[location_for(version)]}
+    return _rails.run(run_command, prefix, body, {"user": user})
+
+
+def fact_findings(facts, expected_url=None):
+    found = []
+    settings = facts.get("settings") or {}
+    if "error" in settings:
+        found.append(finding("gitlab.ai_gateway_url_unset", "could not read the settings: " + settings["error"]))
+        settings = {}
+    url = (settings.get("ai_gateway_url") or "").rstrip("/")
+    if not url:
+        found.append(finding("gitlab.ai_gateway_url_unset", "ai_gateway_url is empty"))
+    elif expected_url and url != expected_url.rstrip("/"):
+        found.append(finding("gitlab.ai_gateway_url_mismatch", "ai_gateway_url={0!r}, expected {1!r}".format(
+            url, expected_url)))
+    else:
+        found.append(passed("gitlab.ai_gateway_url", url))
+    if facts.get("legacy_env_url"):
+        found.append(finding("gitlab.legacy_ai_gateway_url_env", "AI_GATEWAY_URL=" + facts["legacy_env_url"]))
+    agent = settings.get("duo_agent_platform_service_url") or ""
+    if agent.lower().startswith(("http://", "https://")):
+        found.append(finding("gitlab.agent_platform_url_has_scheme", "duo_agent_platform_service_url=" + agent))
+    if not settings.get("enabled_instance_verbose_ai_logs"):
+        found.append(finding("gitlab.verbose_ai_logs_off", "enabled_instance_verbose_ai_logs is false"))
+    user = facts.get("user")
+    if user is not None:
+        if not user.get("found") or "error" in user or not all(
+                user.get(key) for key in ("can_access_code_suggestions", "ability_allowed", "allowed_to_use")):
+            found.append(finding("gitlab.user_no_code_suggestions_access", ", ".join(
+                "{0}={1}".format(key, value) for key, value in sorted(user.items()))))
+        else:
+            found.append(passed("gitlab.user_access", "the user can use Code Suggestions with self-hosted models"))
+    features = facts.get("features_self_hosted") or {}
+    if not features.get("value"):
+        found.append(finding("gitlab.features_not_self_hosted", features.get("error") or
+                             "no code_completions/code_generations feature setting with provider self_hosted"))
+    else:
+        found.append(passed("gitlab.features_self_hosted"))
+    healthz = facts.get("healthz")
+    if healthz is not None:
+        if healthz.get("code") == 200:
+            found.append(passed("gitlab.gateway_reachable", "HTTParty GET healthz from Rails: 200"))
+        else:
+            found.append(finding("gitlab.gateway_unreachable", "from Rails: {0}".format(
+                healthz.get("error") or "HTTP {0}".format(healthz.get("code")))))
+    return found
+
+
+def rake_findings(parsed):
+    failed = [check["text"] for check in parsed["checks"] if check["status"] == "failed"]
+    if failed:
+        return [finding("gitlab.verify_task_failed", "; ".join(failed)[:500])]
+    return [passed("gitlab.verify_task", "{0} passed, {1} warning(s)".format(parsed["counts"]["passed"],
+                                                                        parsed["counts"]["warning"]))]
+
+
+def tail_lines(path, max_lines, max_bytes=TAIL_BYTES):
+    """The last ``max_lines`` lines of a file, reading at most ``max_bytes`` from its end."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - max_bytes))
+        data = handle.read().decode("utf-8", "replace")
+    lines = data.splitlines()
+    if size > max_bytes:
+        lines = lines[1:]  # the first line is cut
+    return lines[-max_lines:]
+
+
+def llm_log_findings(path, max_lines):
+    if not os.path.exists(path):
+        return [finding("gitlab.no_llm_log", "{0} does not exist".format(path))]
+    hits = _log_rules.classify_llm_log(tail_lines(path, max_lines))
+    found = _log_rules.findings_from(hits, os.path.basename(path))
+    return found or [passed("gitlab.llm_log", "no known error pattern in the last {0} lines".format(max_lines))]

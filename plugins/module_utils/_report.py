@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The troubleshooting report: one per GitLab instance and a fleet summary, as Markdown for people and JSON for
+machines (private to gitlab_duo.self_hosted). Every string passes through redaction on the way out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import SEVERITIES, worst
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
+
+ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
+
+
+def scrub(value, secrets):
+    """``value`` with every secret literal and every secret-looking assignment replaced."""
+    if isinstance(value, dict):
+        return {key: scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, "<redacted>")
+        return redact(value)
+    return value
+
+
+def counts(findings):
+    return {severity: sum(1 for item in findings if item["severity"] == severity) for severity in SEVERITIES}
+
+
+def instance_report(name, gitlab_url, hosts):
+    """hosts: {host: findings}."""
+    rows = [dict(item, host=host) for host, findings in sorted(hosts.items()) for item in findings]
+    rows.sort(key=lambda item: (ORDER[item["severity"]], item["host"], item["id"]))
+    return {"instance": name, "gitlab_url": gitlab_url, "worst": worst(rows), "counts": counts(rows), "findings": rows}
+
+
+def group(results):
+    """Instance reports from per-host results ({host, instance, gitlab_url, findings}), in instance order."""
+    instances = {}
+    for result in results:
+        entry = instances.setdefault(result["instance"], {"gitlab_url": None, "hosts": {}})
+        entry["gitlab_url"] = result.get("gitlab_url") or entry["gitlab_url"]
+        entry["hosts"][result["host"]] = result.get("findings") or []
+    return [instance_report(name, entry["gitlab_url"], entry["hosts"]) for name, entry in sorted(instances.items())]
+
+
+def _cell(text):
+    return re.sub(r"\s+", " ", str(text or "")).replace("|", "/")
+
+
+def instance_markdown(report):
+    lines = ["# Troubleshooting report: {0}".format(report["instance"]), "",
+             "GitLab: {0}  ".format(report["gitlab_url"] or "-"),
+             "Overall: **{0}** - {1}".format(report["worst"].upper(), ", ".join(
+                 "{0} {1}".format(report["counts"][severity], severity) for severity in SEVERITIES)), ""]
+    problems = [item for item in report["findings"] if item["severity"] != "ok"]
+    if problems:
+        lines += ["## Findings", ""]
+        for item in problems:
+            lines += ["### {0}: {1}".format(item["severity"].upper(), item["title"]), "",
+                      "- id: `{0}` on `{1}`".format(item["id"], item["host"]),
+                      "- evidence: {0}".format(_cell(item["evidence"]) or "-"),
+                      "- likely cause: {0}".format(item["cause"]),
+                      "- remedy: {0}".format(item["remedy"]),
+                      "- source: {0}".format(item["doc"]), ""]
+    passed = [item for item in report["findings"] if item["severity"] == "ok"]
+    if passed:
+        lines += ["## Checks that passed", "", "| host | check | evidence |", "|---|---|---|"]
+        lines += ["| {0} | {1} | {2} |".format(item["host"], item["title"], _cell(item["evidence"])) for item in passed]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fleet_markdown(reports):
+    lines = ["# Troubleshooting summary", "", "| instance | overall | critical | warning | info | ok | first problem |",
+             "|---|---|---|---|---|---|---|"]
+    for report in reports:
+        first = next((item for item in report["findings"] if item["severity"] != "ok"), None)
+        lines.append("| {0} | {1} | {2} | {3} | {4} | {5} | {6} |".format(
+            report["instance"], report["worst"].upper(), report["counts"]["critical"], report["counts"]["warning"],
+            report["counts"]["info"], report["counts"]["ok"],
+            _cell("{0}: {1}".format(first["id"], first["remedy"])) if first else "-"))
+    return "\n".join(lines) + "\n"
+
+
+def write(report_dir, reports, secrets=()):
+    """Write <instance>.md/.json and fleet.md/.json; returns the paths."""
+    os.makedirs(report_dir, exist_ok=True)
+    reports = scrub(reports, list(secrets))
+    paths = []
+    for report in reports:
+        base = os.path.join(report_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", report["instance"]))
+        for path, text in ((base + ".md", instance_markdown(report)),
+                           (base + ".json", json.dumps(report, indent=2, sort_keys=True) + "\n")):
+            with open(path, "w") as handle:
+                handle.write(text)
+            paths.append(path)
+    for path, text in ((os.path.join(report_dir, "fleet.md"), fleet_markdown(reports)),
+                       (os.path.join(report_dir, "fleet.json"), json.dumps(
+                           {"instances": [{key: report[key] for key in ("instance", "worst", "counts")}
+                                          for report in reports]}, indent=2, sort_keys=True) + "\n")):
+        with open(path, "w") as handle:
+            handle.write(text)
+        paths.append(path)
+    return reports, paths

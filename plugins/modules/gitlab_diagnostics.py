@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gitlab_diagnostics
+short_description: Diagnose GitLab Duo Self-Hosted on the GitLab host - settings, access, reachability, logs
+version_added: 0.1.0
+description:
+  - Gathers every Rails-side fact in ONE C(gitlab-rails runner) call - C(ai_gateway_url) (against the expected URL),
+    the legacy C(AI_GATEWAY_URL) variable, C(duo_agent_platform_service_url) without a scheme, verbose AI logs, the
+    user's Code Suggestions access (C(can?), C(Ability.allowed?), C(allowed_to_use?)), the self-hosted feature
+    settings, and GitLab's own HTTP GET of the gateway's healthz.
+  - Optionally runs C(gitlab-rake gitlab:duo:verify_self_hosted_setup[user]) and reads its ✔/✗/⚠ marks.
+  - Reads the end of C(llm.log) (bounded) and classifies its lines - statuses 401/403, connection refused, timeouts,
+    SSL failures, Duo Chat error codes - tolerating lines that are not JSON.
+  - Returns findings from the collection's catalogue (id, severity, title, evidence with secrets redacted, cause,
+    remedy, source). Changes nothing.
+author:
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
+options:
+  expected_ai_gateway_url:
+    description: The URL ai_gateway_url should hold (the gateway this instance is served by).
+    type: str
+  user:
+    description: A user with a Duo seat whose access is checked (and passed to the rake task).
+    type: str
+  gitlab_version:
+    description: The instance's version (where the settings live); read from O(version_file) when omitted.
+    type: str
+  version_file:
+    description: GitLab's version file on this host.
+    type: path
+    default: /opt/gitlab/embedded/service/gitlab-rails/VERSION
+  rails_command:
+    description: The command that runs gitlab-rails, as a list.
+    type: list
+    elements: str
+    default: [gitlab-rails]
+  run_rake:
+    description: Also run gitlab:duo:verify_self_hosted_setup (boots Rails a second time).
+    type: bool
+    default: false
+  rake_command:
+    description: The command that runs gitlab-rake, as a list.
+    type: list
+    elements: str
+    default: [gitlab-rake]
+  llm_log:
+    description: Path of llm.log.
+    type: path
+    default: /var/log/gitlab/gitlab-rails/llm.log
+  llm_log_lines:
+    description: How many of llm.log's last lines to read (at most 2 MiB are read).
+    type: int
+    default: 2000
+"""
+
+EXAMPLES = r"""
+- name: Diagnose the GitLab side
+  gitlab_duo.self_hosted.gitlab_diagnostics:
+    expected_ai_gateway_url: https://ai-gateway.example.com
+    user: duo-user
+  register: gitlab_diag
+"""
+
+RETURN = r"""
+findings:
+  description: One entry per check - id, severity, title, evidence, cause, remedy, doc.
+  returned: always
+  type: list
+  elements: dict
+worst:
+  description: The most severe finding's severity.
+  returned: always
+  type: str
+facts:
+  description: What the Rails runner call gathered.
+  returned: always
+  type: dict
+rails_runner_calls:
+  description: How many times Rails was booted by this module (1, or 2 with O(run_rake)).
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gitlab_checks as checks
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import worst
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import from_file
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            expected_ai_gateway_url=dict(type="str"),
+            user=dict(type="str"),
+            gitlab_version=dict(type="str"),
+            version_file=dict(type="path", default="/opt/gitlab/embedded/service/gitlab-rails/VERSION"),
+            rails_command=dict(type="list", elements="str", default=["gitlab-rails"]),
+            run_rake=dict(type="bool", default=False),
+            rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
+            llm_log=dict(type="path", default=checks.LLM_LOG),
+            llm_log_lines=dict(type="int", default=2000),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        raw = params["gitlab_version"] or from_file(params["version_file"])[0]
+        version = parse_gitlab_version(raw, field="gitlab_version")
+        facts = checks.gather(module.run_command, params["rails_command"], version, params["user"])
+    except OSError as exc:
+        module.fail_json(msg="gitlab_version is not given and {0} cannot be read ({1}). Fix: set gitlab_version."
+                         .format(params["version_file"], exc))
+    except DuoError as exc:
+        exc.fail(module)
+    findings = checks.fact_findings(facts, params["expected_ai_gateway_url"])
+    calls = 1
+    if params["run_rake"]:
+        rc, stdout, _stderr = module.run_command(params["rake_command"] + [task_name(params["user"])])
+        findings += checks.rake_findings(parse(stdout))
+        calls += 1
+    findings += checks.llm_log_findings(params["llm_log"], params["llm_log_lines"])
+    facts.pop("ok", None)
+    module.exit_json(changed=False, findings=findings, worst=worst(findings), facts=facts, rails_runner_calls=calls)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: troubleshoot_report
+short_description: Write the troubleshooting report - per GitLab instance and for the fleet, Markdown and JSON
+version_added: 0.1.0
+description:
+  - Groups the findings of each GitLab instance and of the gateways that serve it, orders them by severity, and
+    writes C(<instance>.md), C(<instance>.json), C(fleet.md) and C(fleet.json) to O(report_dir).
+  - Every string is redacted on the way out - the literal O(secrets) and anything that looks like an API key,
+    token, password or Authorization header.
+  - With O(fail_on) the task fails when any instance is at least that severe (after writing the report).
+  - Writes only report files; reports C(changed=false), as it changes nothing that is managed.
+author:
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
+options:
+  report_dir:
+    description: Directory for the report files (created when missing).
+    type: path
+    required: true
+  results:
+    description:
+      - One entry per diagnosed host - C(host), C(instance) (the GitLab instance it is or serves), C(gitlab_url)
+        (on GitLab hosts) and C(findings).
+    type: list
+    elements: dict
+    required: true
+  secrets:
+    description: Values that must appear nowhere in the report (model API keys, tokens).
+    type: list
+    elements: str
+    default: []
+  fail_on:
+    description: Fail when an instance's worst finding is at least this severe.
+    type: str
+    choices: [none, critical, warning, info]
+    default: none
+"""
+
+EXAMPLES = r"""
+- name: Write the report
+  gitlab_duo.self_hosted.troubleshoot_report:
+    report_dir: ./duo-reports/troubleshoot
+    results:
+      - host: gitlab.example.com
+        instance: gitlab.example.com
+        gitlab_url: https://gitlab.example.com
+        findings: "{{ gitlab_diag.findings }}"
+      - host: aigw.example.com
+        instance: gitlab.example.com
+        findings: "{{ hostvars['aigw.example.com'].gateway_diag.findings }}"
+    fail_on: critical
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+summary:
+  description: Per instance - instance, worst, counts.
+  returned: always
+  type: list
+  elements: dict
+paths:
+  description: The files written.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _report
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            report_dir=dict(type="path", required=True),
+            results=dict(type="list", elements="dict", required=True),
+            secrets=dict(type="list", elements="str", default=[], no_log=True),
+            fail_on=dict(type="str", default="none", choices=["none", "critical", "warning", "info"]),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    reports = _report.group(params["results"])
+    reports, paths = _report.write(params["report_dir"], reports, params["secrets"])
+    summary = [{key: report[key] for key in ("instance", "worst", "counts")} for report in reports]
+    result = dict(changed=False, summary=summary, paths=paths)
+    if params["fail_on"] != "none":
+        limit = _report.ORDER[params["fail_on"]]
+        failing = [report["instance"] for report in reports if _report.ORDER[report["worst"]] <= limit]
+        if failing:
+            module.fail_json(msg="{0} instance(s) at {1} or worse: {2}. See {3}.".format(
+                len(failing), params["fail_on"], ", ".join(failing), params["report_dir"]), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
