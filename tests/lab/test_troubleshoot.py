@@ -1,0 +1,106 @@
+"""playbooks/troubleshoot.yml on the lab: a healthy install gives no warning or critical finding; then faults are
+planted (in the container, in GitLab's database, in llm.log) and each is named with its remedy; secrets planted
+in the inventory and the logs appear nowhere in the report or the play's output."""
+
+import json
+import os
+import shutil
+
+from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
+
+FAULTY_LLM_LOG = os.path.join(REPO, "lab", "gitlab", "samples", "llm-faults.log")
+MODEL_KEY = "sk-planted-inventory-model-key"
+
+
+def setup(run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    api_port = free_port()
+    gateway = "duo-t-" + run_id
+    llm_log = tmp_path / "llm.log"
+    shutil.copy(os.path.join(REPO, "lab", "gitlab", "samples", "llm-healthy.log"), llm_log)
+    inventory = write_inventory(
+        tmp_path / "inventory.yml", gitlab, gateway, 0, run_id,
+        # The gateway shares the host network, so it reaches the GitLab stand-in on loopback.
+        ai_gateway_network_mode="host", ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(api_port)},
+        ai_gateway_url="http://gateway.duo-lab.test:{0}".format(api_port),
+        ai_gateway_secret_env={"MODEL_API_KEY": MODEL_KEY})
+    extra = ["-e", json.dumps({"troubleshoot_user": "duo-user", "troubleshoot_llm_log": str(llm_log),
+                               "troubleshoot_report_dir": str(tmp_path / "troubleshoot"),
+                               "troubleshoot_run_rake": True})]
+    installed = run_playbook(inventory, "install.yml")
+    assert installed.rc == 0, installed.output
+    return gitlab, gateway, inventory, extra, llm_log, api_port
+
+
+def report(tmp_path, gitlab):
+    with open(tmp_path / "troubleshoot" / (gitlab.name + ".json")) as handle:
+        data = json.load(handle)
+    return data, {item["id"]: item for item in data["findings"]}
+
+
+def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
+    gitlab, gateway, inventory, extra, llm_log, api_port = setup(run_id, gitlab_factory, tmp_path)
+    calls = gitlab.runner_calls()
+    healthy = run_playbook(inventory, "troubleshoot.yml", *extra)
+    assert healthy.rc == 0, healthy.output
+    assert gitlab.runner_calls() - calls == 1, "one gitlab-rails runner call per instance (plus the rake task)"
+    data, findings = report(tmp_path, gitlab)
+    problems = {key: item["evidence"] for key, item in findings.items() if item["severity"] in ("critical", "warning")}
+    assert problems == {}, problems
+    assert data["worst"] in ("ok", "info") and healthy.changed() == 0
+    assert (tmp_path / "troubleshoot" / "fleet.md").exists()
+
+    # Plant faults: GitLab's database, the legacy variable, llm.log, and the gateway's environment.
+    state_path = os.path.join(gitlab.home, "state.json")
+    with open(state_path) as handle:
+        state = json.load(handle)
+    state["ai_settings"].update(ai_gateway_url="http://old-gateway.example.com:5052",
+                                duo_agent_platform_service_url="http://gateway.duo-lab.test:50052")
+    state["users"]["duo-user"]["code_suggestions"] = False
+    state["feature_settings"] = []
+    state["env"] = {"AI_GATEWAY_URL": "http://legacy.example.com"}
+    with open(state_path, "w") as handle:
+        json.dump(state, handle)
+    shutil.copy(FAULTY_LLM_LOG, llm_log)
+    rc, _result, output = run_module("gateway_container", {
+        "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
+        "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
+        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true",
+                "AIGW_CUSTOM_MODELS__ENABLED": "false"},
+        "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
+        "labels": {"gitlab_duo.test": run_id}})
+    assert rc == 0, output
+
+    faulty = run_playbook(inventory, "troubleshoot.yml", *extra)
+    assert faulty.rc == 0, "troubleshoot fails only when asked"
+    data, findings = report(tmp_path, gitlab)
+    expected = {
+        "gitlab.ai_gateway_url_mismatch": "install.yml", "gitlab.agent_platform_url_has_scheme": "host:port",
+        "gitlab.legacy_ai_gateway_url_env": "AI_GATEWAY_URL", "gitlab.user_no_code_suggestions_access": "seat",
+        "gitlab.features_not_self_hosted": "Self-hosted models", "gitlab.verify_task_failed": "failed check",
+        "gateway.auth_bypass_on": "never bypass", "gateway.custom_models_disabled": "AIGW_CUSTOM_MODELS__ENABLED=true",
+        "log.unauthorized": "license", "log.connection_refused": "gateway container", "log.timeout": "timeout",
+        "log.ssl_verify_failed": "trusted-certs", "chat.A1000": "60-600", "chat.A1001": "GitLab -> gateway",
+        "chat.A1002": "gateway's logs", "chat.A1003": "DISABLE_STREAMING", "chat.A9999": "support",
+    }
+    for finding_id, remedy_words in expected.items():
+        assert finding_id in findings, (finding_id, sorted(findings))
+        assert remedy_words in findings[finding_id]["remedy"], (finding_id, findings[finding_id]["remedy"])
+    assert findings["log.unauthorized"]["count"] == 2 and data["worst"] == "critical"
+    markdown = (tmp_path / "troubleshoot" / (gitlab.name + ".md")).read_text()
+    assert "### CRITICAL: AIGW_AUTH__BYPASS_EXTERNAL is true" in markdown
+    for secret in (MODEL_KEY, "glpat-planted-secret-token", "sk-planted-model-key", gitlab.admin_token):
+        for path in (tmp_path / "troubleshoot").iterdir():
+            assert secret not in path.read_text(), (secret, path)
+        assert secret not in faulty.output
+
+    failing = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", "troubleshoot_fail_on=critical")
+    assert failing.rc != 0 and "Instances at critical or worse: " + gitlab.name in failing.output
+
+    lab.containers.get(gateway).stop(timeout=1)
+    stopped = run_playbook(inventory, "troubleshoot.yml", *extra)
+    assert stopped.rc == 0
+    _data, findings = report(tmp_path, gitlab)
+    assert "gateway.container_not_running" in findings
+    # GitLab's own GET from Rails, to the (planted) old URL
+    assert "Failed to open TCP connection" in findings["gitlab.gateway_unreachable"]["evidence"]
