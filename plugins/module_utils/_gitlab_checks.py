@@ -113,8 +113,8 @@ def rake_findings(parsed):
     failed = [check["text"] for check in parsed["checks"] if check["status"] == "failed"]
     if failed:
         return [finding("gitlab.verify_task_failed", "; ".join(failed)[:500])]
-    return [passed("gitlab.verify_task", "{0} passed, {1} warning(s)".format(parsed["counts"]["passed"],
-                                                                        parsed["counts"]["warning"]))]
+    counts = parsed["counts"]
+    return [passed("gitlab.verify_task", "{0} passed, {1} warning(s)".format(counts["passed"], counts["warning"]))]
 
 
 def tail_lines(path, max_lines, max_bytes=TAIL_BYTES):
