@@ -86,8 +86,11 @@ CONF
 }
 
 gateway_images() {
-  local have context tag
+  local have context tag sources stamp="$LAB/gateway-images.sha256"
   have=$(curl -fsS "http://$REGISTRY/v2/$GATEWAY_REPOSITORY/tags/list" 2>/dev/null || true)
+  # Rebuild every tag when the stand-in's sources changed since the images were pushed.
+  sources=$(cat "$REPO"/lab/images/gateway/* | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sources" ]; then have=""; fi
   context=$(mktemp -d)
   cp "$REPO"/lab/images/gateway/* "$context/"
   cp "$(command -v busybox)" "$context/busybox"
@@ -100,6 +103,8 @@ gateway_images() {
     docker push -q "$REGISTRY/$GATEWAY_REPOSITORY:$tag" >/dev/null
   done
   rm -rf "$context"
+  mkdir -p "$LAB"
+  printf '%s\n' "$sources" >"$stamp"
 }
 
 nginx_image() {

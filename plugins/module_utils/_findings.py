@@ -144,6 +144,14 @@ CATALOGUE = {
     "gateway.oidc_portal_empty": (
         "critical", "The OIDC customer-portal URL is empty", "The Duo Workflow service crashes ('Could not prefetch "
         "keys').", "Air-gapped: set ai_gateway_airgapped=true (points it at GitLab).", "9"),
+    "gateway.deep_test_failed": (
+        "critical", "The gateway's own troubleshoot command reports a failed step",
+        "See the failed steps in the evidence (environment, health, GitLab API, system exchange, model).",
+        "Fix the first failed step; rerun with troubleshoot_deep_test.", "6"),
+    "gateway.auth_bypass_restored": (
+        "warning", "An interrupted deep test had left authentication bypassed; it was switched back on",
+        "A troubleshooting run stopped before restoring the gateway.",
+        "Nothing more to do: the gateway runs with authentication again. Check who ran the deep test.", "6"),
     "gateway.version_skew": (
         "warning", "The gateway's release does not match its GitLab instance's version",
         "The gateway must track its instance (newer gateway + older GitLab: '16:Forbidden by auth provider').",

@@ -52,6 +52,11 @@ options:
     description: Run the checks that execute commands inside the container.
     type: bool
     default: true
+  restored_auth_bypass:
+    description: The caller has just restored a gateway an interrupted deep test left bypassing authentication
+      (reported as C(gateway.auth_bypass_restored)).
+    type: bool
+    default: false
   docker_host:
     description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
     type: str
@@ -123,12 +128,16 @@ def main():
             model_endpoints=dict(type="list", elements="dict", default=[]),
             log_lines=dict(type="int", default=500),
             inside_checks=dict(type="bool", default=True),
+            restored_auth_bypass=dict(type="bool", default=False),
             docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
         ),
         supports_check_mode=True,
     )
     try:
         findings = diagnose(docker_client(module.params["docker_host"]), module.params)
+        if module.params["restored_auth_bypass"]:
+            findings.insert(0, finding("gateway.auth_bypass_restored", "a deep test's marker was found and the "
+                                       "gateway was restarted without AIGW_AUTH__BYPASS_EXTERNAL"))
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(changed=False, findings=findings, worst=worst(findings))

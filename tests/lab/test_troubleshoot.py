@@ -104,3 +104,50 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     assert "gateway.container_not_running" in findings
     # GitLab's own GET from Rails, to the (planted) old URL
     assert "Failed to open TCP connection" in findings["gitlab.gateway_unreachable"]["evidence"]
+
+
+def gateway_env(lab, name):
+    return dict(item.split("=", 1) for item in lab.containers.get(name).attrs["Config"]["Env"])
+
+
+def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_path):
+    gitlab, gateway, inventory, extra, _llm_log, api_port = setup(run_id, gitlab_factory, tmp_path)
+    marker = tmp_path / ("keys-" + gateway) / "auth-bypass.marker"
+
+    refused = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", '{"troubleshoot_deep_test": true}')
+    assert refused.rc != 0 and "troubleshoot_allow_auth_bypass=true" in refused.output
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+
+    allowed = {"troubleshoot_deep_test": True, "troubleshoot_allow_auth_bypass": True,
+               "troubleshoot_deep_test_api_key": "sk-planted-deep-test-key",
+               "troubleshoot_deep_test_options": {"endpoint": "localhost:{0}".format(api_port)}}
+    deep = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(allowed))
+    assert deep.rc == 0, deep.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gateway.deep_test.ok" in findings, sorted(findings)
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+    assert "sk-planted-deep-test-key" not in deep.output
+
+    failing = dict(allowed, troubleshoot_deep_test_options={
+        "endpoint": "localhost:{0}".format(api_port), "model_family": "mixtral",
+        "model_endpoint": "http://127.0.0.1:9/v1"})
+    deep = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(failing))
+    assert deep.rc == 0, deep.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "Model mixtral at http://127.0.0.1:9/v1" in findings["gateway.deep_test_failed"]["evidence"]
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+
+    # An interrupted deep test: the gateway still bypasses authentication and the marker is there.
+    rc, _result, output = run_module("gateway_container", {
+        "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
+        "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
+        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true"},
+        "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
+        "labels": {"gitlab_duo.test": run_id}})
+    assert rc == 0, output
+    marker.write_text("left by an interrupted run\n")
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra)
+    assert repaired.rc == 0, repaired.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()

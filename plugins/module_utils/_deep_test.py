@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The gateway's own ``poetry run troubleshoot`` (private to gitlab_duo.self_hosted): the command line and its
+``>> ... ✔`` lines read as findings. The caller restarts the gateway with the authentication bypass the
+command needs, and always restarts it without."""
+
+from __future__ import annotations
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, passed
+
+OPTIONS = ("endpoint", "model_family", "model_endpoint", "model_identifier", "api_key")
+FAILED_MARKS = ("✗", "✘")
+
+
+def command(options):
+    """``poetry run troubleshoot`` with the documented options that are set."""
+    line = ["poetry", "run", "troubleshoot"]
+    for name in OPTIONS:
+        if options.get(name):
+            line.append("--{0}={1}".format(name.replace("_", "-"), options[name]))
+    return line
+
+
+def parse(output):
+    """(passed steps, failed steps) from the ``>>`` lines."""
+    passed_steps, failed_steps = [], []
+    for raw in (output or "").splitlines():
+        line = raw.strip()
+        if not line.startswith(">>"):
+            if "Traceback" in line or line.startswith("ERROR"):
+                failed_steps.append(line)
+            continue
+        text = line[2:].strip()
+        if text.endswith("✔"):
+            passed_steps.append(text[:-1].strip())
+        elif text.endswith(FAILED_MARKS):
+            failed_steps.append(text[:-1].strip())
+    return passed_steps, failed_steps
+
+
+def findings(exit_code, output):
+    passed_steps, failed_steps = parse(output)
+    if failed_steps or (exit_code != 0 and not passed_steps):
+        return [finding("gateway.deep_test_failed", "; ".join(failed_steps) or "exit code {0}: {1}".format(
+            exit_code, (output or "").strip()[-300:]))]
+    return [passed("gateway.deep_test", "{0} step(s) passed".format(len(passed_steps)))]

@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: gateway_deep_test
+short_description: Run the AI Gateway's own troubleshoot command inside its container
+version_added: 0.1.0
+description:
+  - Runs C(poetry run troubleshoot) with the documented options inside the gateway container and reads its
+    C(>> ... ✔) / C(✗) lines as findings.
+  - Its system-exchange step needs the gateway restarted with C(AIGW_AUTH__BYPASS_EXTERNAL=true); this module
+    does not do that. The troubleshoot role does, only when allowed, and always restarts the gateway without it.
+  - Changes nothing.
+author:
+  - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
+requirements:
+  - docker (the Docker SDK for Python)
+extends_documentation_fragment:
+  - gitlab_duo.self_hosted.attributes.read_only
+options:
+  name:
+    description: Gateway container name.
+    type: str
+    default: gitlab-ai-gateway
+  endpoint:
+    description: C(--endpoint), the gateway as seen from inside the container (C(localhost:5052)).
+    type: str
+  model_family:
+    description: C(--model-family), e.g. V(mistral), V(mixtral), V(gpt), V(claude_3), V(llama3).
+    type: str
+  model_endpoint:
+    description: C(--model-endpoint), e.g. C(http://vllm:8000/v1).
+    type: str
+  model_identifier:
+    description: C(--model-identifier), e.g. C(custom_openai/Mixtral-8x7B-Instruct-v0.1).
+    type: str
+  api_key:
+    description: C(--api-key) for the model.
+    type: str
+  docker_host:
+    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: The gateway's own checks (the gateway must run with the bypass; see the troubleshoot role)
+  gitlab_duo.self_hosted.gateway_deep_test:
+    model_family: mixtral
+    model_endpoint: http://vllm.internal:8000/v1
+    model_identifier: custom_openai/Mixtral-8x7B-Instruct-v0.1
+"""
+
+RETURN = r"""
+findings:
+  description: C(gateway.deep_test_failed) with the failed steps, or C(gateway.deep_test.ok).
+  returned: always
+  type: list
+  elements: dict
+output:
+  description: What the command printed (the API key redacted).
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _deep_test
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", default="gitlab-ai-gateway"),
+            endpoint=dict(type="str"),
+            model_family=dict(type="str"),
+            model_endpoint=dict(type="str"),
+            model_identifier=dict(type="str"),
+            api_key=dict(type="str", no_log=True),
+            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        container = find(docker_client(module.params["docker_host"]), module.params["name"])
+    except DuoError as exc:
+        exc.fail(module)
+    if container is None:
+        module.fail_json(msg="No container named {0!r}. Fix: install the gateway first.".format(module.params["name"]))
+    result = container.exec_run(_deep_test.command(module.params))
+    output = result.output.decode("utf-8", "replace")
+    if module.params["api_key"]:
+        output = output.replace(module.params["api_key"], "<redacted>")
+    output = redact(output)
+    module.exit_json(changed=False, findings=_deep_test.findings(result.exit_code, output), output=output)
+
+
+if __name__ == "__main__":
+    main()
