@@ -6,9 +6,12 @@ machines (private to gitlab_duo.self_hosted). Every string passes through redact
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import tarfile
+import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import SEVERITIES, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
@@ -110,3 +113,50 @@ def write(report_dir, reports, secrets=()):
             handle.write(text)
         paths.append(path)
     return reports, paths
+
+
+ESCALATION = """# Escalating to GitLab Support
+
+This bundle was made by gitlab_duo.self_hosted's troubleshoot.yml. Secrets (API keys, tokens, passwords,
+Authorization headers, private keys) are redacted in every file.
+
+Escalate when:
+
+- every basic step of the report's remedies was done and the problem remains;
+- the problem is in the integration with a model (answers, formats, streaming);
+- a feature is missing from the self-hosted unit primitives (gitlab-cloud-connector's self_hosted_models.yml);
+- a platform bug seems to affect many users;
+- a model performs poorly for a specific task.
+
+Attach this bundle and say: the GitLab version, the gateway image tag, the model (family, serving software,
+endpoint kind), what the user did, what they saw (Duo Chat error code A1000-A9999 if any), and when.
+
+Contents: fleet.md/json (summary), <instance>.md/json (findings with evidence, cause, remedy), hosts/<host>/
+(environment with secrets masked, gateway log excerpt, llm.log excerpt, GitLab facts, GitLab's verify output).
+"""
+
+
+def bundle(report_dir, reports, results, secrets=(), now=None):
+    """A tarball for escalation: the report, each host's excerpts and versions, and the checklist; all scrubbed."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
+    path = os.path.join(report_dir, "support-bundle-{0}.tar.gz".format(stamp))
+    files = {"ESCALATION.md": ESCALATION, "fleet.md": fleet_markdown(reports)}
+    for report in reports:
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", report["instance"])
+        files[name + ".md"] = instance_markdown(report)
+        files[name + ".json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
+    for result in results:
+        host = re.sub(r"[^A-Za-z0-9_.-]", "_", result["host"])
+        for filename, text in (result.get("excerpts") or {}).items():
+            files["hosts/{0}/{1}".format(host, re.sub(r"[^A-Za-z0-9_.-]", "_", filename))] = text
+        if result.get("versions"):
+            files["hosts/{0}/versions.json".format(host)] = json.dumps(result["versions"], indent=2, sort_keys=True) + "\n"
+    files = scrub(files, list(secrets))
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in sorted(files.items()):
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo("support-bundle-{0}/{1}".format(stamp, name))
+            info.size, info.mtime, info.mode = len(data), int(now or time.time()), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    os.chmod(path, 0o600)
+    return path

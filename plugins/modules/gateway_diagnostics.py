@@ -52,6 +52,10 @@ options:
     description: Run the checks that execute commands inside the container.
     type: bool
     default: true
+  collect_excerpts:
+    description: Also return the redacted environment and log excerpt for a support bundle (RV(excerpts)).
+    type: bool
+    default: false
   restored_auth_bypass:
     description: The caller has just restored a gateway an interrupted deep test left bypassing authentication
       (reported as C(gateway.auth_bypass_restored)).
@@ -84,6 +88,10 @@ worst:
   returned: always
   type: str
   sample: warning
+excerpts:
+  description: File name to text - C(environment.txt) (secrets masked), C(gateway.log) (redacted), C(image.txt).
+  returned: when O(collect_excerpts=true) and the container exists
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -92,10 +100,20 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gat
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, find
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import mask_env
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._jwt_keys import JWT_KEY_VARIABLES
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
 
 
-def diagnose(client, params):
+def excerpts(container, env, log_tail):
+    masked = mask_env(env, tuple(JWT_KEY_VARIABLES))
+    return {"environment.txt": "".join("{0}={1}\n".format(key, value) for key, value in masked.items()),
+            "gateway.log": "".join(redact(line) + "\n" for line in log_tail),
+            "image.txt": "{0}\n{1}\n".format(container.attrs["Config"]["Image"], container.attrs["Image"])}
+
+
+def diagnose(client, params, collected):
     container = find(client, params["name"])
     if container is None:
         return [finding("gateway.container_missing", "no container named {0!r}".format(params["name"]))]
@@ -116,6 +134,8 @@ def diagnose(client, params):
         found += checks.inside_findings(run, env, params["gitlab_url"])
         found += checks.model_reachability(run, params["model_endpoints"])
     found += checks.log_findings(log_tail)
+    if params["collect_excerpts"]:
+        collected.update(excerpts(container, env, log_tail))
     return found
 
 
@@ -128,19 +148,24 @@ def main():
             model_endpoints=dict(type="list", elements="dict", default=[]),
             log_lines=dict(type="int", default=500),
             inside_checks=dict(type="bool", default=True),
+            collect_excerpts=dict(type="bool", default=False),
             restored_auth_bypass=dict(type="bool", default=False),
             docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
         ),
         supports_check_mode=True,
     )
     try:
-        findings = diagnose(docker_client(module.params["docker_host"]), module.params)
+        collected = {}
+        findings = diagnose(docker_client(module.params["docker_host"]), module.params, collected)
         if module.params["restored_auth_bypass"]:
             findings.insert(0, finding("gateway.auth_bypass_restored", "a deep test's marker was found and the "
                                        "gateway was restarted without AIGW_AUTH__BYPASS_EXTERNAL"))
     except DuoError as exc:
         exc.fail(module)
-    module.exit_json(changed=False, findings=findings, worst=worst(findings))
+    result = dict(changed=False, findings=findings, worst=worst(findings))
+    if module.params["collect_excerpts"]:
+        result["excerpts"] = collected
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,10 @@ options:
     description: How many of llm.log's last lines to read (at most 2 MiB are read).
     type: int
     default: 2000
+  collect_excerpts:
+    description: Also return llm.log's last 200 lines (redacted) and the facts for a support bundle (RV(excerpts)).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -88,7 +92,14 @@ rails_runner_calls:
   description: How many times Rails was booted by this module (1, or 2 with O(run_rake)).
   returned: always
   type: int
+excerpts:
+  description: File name to text - C(llm.log) (last 200 lines, redacted), C(facts.json), C(verify_self_hosted_setup.txt).
+  returned: when O(collect_excerpts=true)
+  type: dict
 """
+
+import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -96,6 +107,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _git
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import from_file
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
 
@@ -112,6 +124,7 @@ def main():
             rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
             llm_log=dict(type="path", default=checks.LLM_LOG),
             llm_log_lines=dict(type="int", default=2000),
+            collect_excerpts=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -127,13 +140,21 @@ def main():
         exc.fail(module)
     findings = checks.fact_findings(facts, params["expected_ai_gateway_url"])
     calls = 1
+    excerpts = {}
     if params["run_rake"]:
         rc, stdout, _stderr = module.run_command(params["rake_command"] + [task_name(params["user"])])
         findings += checks.rake_findings(parse(stdout))
+        excerpts["verify_self_hosted_setup.txt"] = redact(stdout)
         calls += 1
     findings += checks.llm_log_findings(params["llm_log"], params["llm_log_lines"])
     facts.pop("ok", None)
-    module.exit_json(changed=False, findings=findings, worst=worst(findings), facts=facts, rails_runner_calls=calls)
+    result = dict(changed=False, findings=findings, worst=worst(findings), facts=facts, rails_runner_calls=calls)
+    if params["collect_excerpts"]:
+        excerpts["facts.json"] = json.dumps(facts, indent=2, sort_keys=True) + "\n"
+        if os.path.exists(params["llm_log"]):
+            excerpts["llm.log"] = "".join(redact(line) + "\n" for line in checks.tail_lines(params["llm_log"], 200))
+        result["excerpts"] = excerpts
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

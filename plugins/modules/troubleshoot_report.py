@@ -29,7 +29,7 @@ options:
   results:
     description:
       - One entry per diagnosed host - C(host), C(instance) (the GitLab instance it is or serves), C(gitlab_url)
-        (on GitLab hosts) and C(findings).
+        (on GitLab hosts), C(findings), and for a bundle C(excerpts) (file name to text) and C(versions).
     type: list
     elements: dict
     required: true
@@ -38,6 +38,12 @@ options:
     type: list
     elements: str
     default: []
+  bundle:
+    description:
+      - Also write a support bundle (C(support-bundle-<time>.tar.gz), mode 0600) - the report, each host's
+        C(excerpts) and C(versions) from O(results), and an escalation checklist, all redacted.
+    type: bool
+    default: false
   fail_on:
     description: Fail when an instance's worst finding is at least this severe.
     type: str
@@ -67,6 +73,10 @@ summary:
   returned: always
   type: list
   elements: dict
+bundle:
+  description: Path of the support bundle.
+  returned: when O(bundle=true)
+  type: str
 paths:
   description: The files written.
   returned: always
@@ -85,6 +95,7 @@ def main():
             report_dir=dict(type="path", required=True),
             results=dict(type="list", elements="dict", required=True),
             secrets=dict(type="list", elements="str", default=[], no_log=True),
+            bundle=dict(type="bool", default=False),
             fail_on=dict(type="str", default="none", choices=["none", "critical", "warning", "info"]),
         ),
         supports_check_mode=True,
@@ -94,6 +105,8 @@ def main():
     reports, paths = _report.write(params["report_dir"], reports, params["secrets"])
     summary = [{key: report[key] for key in ("instance", "worst", "counts")} for report in reports]
     result = dict(changed=False, summary=summary, paths=paths)
+    if params["bundle"]:
+        result["bundle"] = _report.bundle(params["report_dir"], reports, params["results"], params["secrets"])
     if params["fail_on"] != "none":
         limit = _report.ORDER[params["fail_on"]]
         failing = [report["instance"] for report in reports if _report.ORDER[report["worst"]] <= limit]

@@ -151,3 +151,31 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     _data, findings = report(tmp_path, gitlab)
     assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+
+
+def test_support_bundle_is_complete_and_redacted(lab, run_id, gitlab_factory, tmp_path):
+    import tarfile
+    gitlab, _gateway, inventory, extra, llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
+    shutil.copy(FAULTY_LLM_LOG, llm_log)
+    result = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", '{"troubleshoot_bundle": true}', "-v")
+    assert result.rc == 0, result.output
+    bundles = list((tmp_path / "troubleshoot").glob("support-bundle-*.tar.gz"))
+    assert len(bundles) == 1 and "Support bundle: " in result.output
+    assert bundles[0].stat().st_mode & 0o777 == 0o600
+    with tarfile.open(bundles[0]) as archive:
+        files = {member.name.split("/", 1)[1]: archive.extractfile(member).read().decode()
+                 for member in archive.getmembers()}
+    names = set(files)
+    assert {"ESCALATION.md", "fleet.md", gitlab.name + ".md", gitlab.name + ".json"} <= names
+    assert "hosts/{0}/llm.log".format(gitlab.name) in names and "hosts/{0}/facts.json".format(gitlab.name) in names
+    gateway_files = [name for name in names if name.startswith("hosts/gw-")]
+    assert any(name.endswith("/environment.txt") for name in gateway_files)
+    assert any(name.endswith("/gateway.log") for name in gateway_files)
+    assert any(name.endswith("/versions.json") for name in gateway_files)
+    environment = next(files[name] for name in gateway_files if name.endswith("/environment.txt"))
+    assert "MODEL_API_KEY=<redacted>" in environment and "AIGW_SELF_SIGNED_JWT__SIGNING_KEY=<redacted>" in environment
+    everything = "\n".join(files.values())
+    for secret in (MODEL_KEY, "glpat-planted-secret-token", "sk-planted-model-key", gitlab.admin_token,
+                   "BEGIN PRIVATE KEY"):
+        assert secret not in everything, secret
+        assert secret not in result.output, secret
