@@ -57,6 +57,9 @@ CATALOGUE = {
         "llm.log holds little detail without them.",
         "For troubleshooting, enable them (enabled_instance_verbose_ai_logs) - not the expanded_ai_logging feature "
         "flag, which is for GitLab.com - and turn them off afterwards.", "7.7"),
+    "gitlab.verbose_ai_logs_restored": (
+        "info", "An interrupted run had left verbose AI logs on; they were set back",
+        "A troubleshooting run stopped before restoring the setting.", "Nothing more to do.", "7.7"),
     "gitlab.no_llm_log": (
         "info", "No llm.log found", "AI logging is not enabled, or the path differs.",
         "Enable verbose AI logs; check /var/log/gitlab/gitlab-rails/llm.log and the Rails/Sidekiq logs.", "7.8"),

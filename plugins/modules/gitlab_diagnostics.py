@@ -60,6 +60,11 @@ options:
     description: How many of llm.log's last lines to read (at most 2 MiB are read).
     type: int
     default: 2000
+  restored_verbose_logs:
+    description: The caller has just set back verbose AI logs an interrupted run had left on (reported as
+      C(gitlab.verbose_ai_logs_restored)).
+    type: bool
+    default: false
   collect_excerpts:
     description: Also return llm.log's last 200 lines (redacted) and the facts for a support bundle (RV(excerpts)).
     type: bool
@@ -105,7 +110,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gitlab_checks as checks
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import worst
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import from_file
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
@@ -125,6 +130,7 @@ def main():
             llm_log=dict(type="path", default=checks.LLM_LOG),
             llm_log_lines=dict(type="int", default=2000),
             collect_excerpts=dict(type="bool", default=False),
+            restored_verbose_logs=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -139,6 +145,8 @@ def main():
     except DuoError as exc:
         exc.fail(module)
     findings = checks.fact_findings(facts, params["expected_ai_gateway_url"])
+    if params["restored_verbose_logs"]:
+        findings.insert(0, finding("gitlab.verbose_ai_logs_restored", "a marker of an interrupted run was found"))
     calls = 1
     excerpts = {}
     if params["run_rake"]:

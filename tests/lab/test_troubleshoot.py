@@ -179,3 +179,29 @@ def test_support_bundle_is_complete_and_redacted(lab, run_id, gitlab_factory, tm
                    "BEGIN PRIVATE KEY"):
         assert secret not in everything, secret
         assert secret not in result.output, secret
+
+
+def test_verbose_logs_on_for_the_run_then_set_back(lab, run_id, gitlab_factory, tmp_path):
+    gitlab, _gateway, inventory, extra, _llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
+    marker = tmp_path / "verbose.marker"
+    options = {"troubleshoot_verbose_logs": True, "troubleshoot_verbose_logs_marker": str(marker)}
+    result = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(options))
+    assert result.rc == 0, result.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gitlab.verbose_ai_logs_off" not in findings, "the checks ran while verbose logs were on"
+    assert not gitlab.state["ai_settings"].get("enabled_instance_verbose_ai_logs") and not marker.exists()
+
+    # An interrupted run: verbose logs still on, its marker says they were off before.
+    state_path = os.path.join(gitlab.home, "state.json")
+    with open(state_path) as handle:
+        state = json.load(handle)
+    state["ai_settings"]["enabled_instance_verbose_ai_logs"] = True
+    with open(state_path, "w") as handle:
+        json.dump(state, handle)
+    marker.write_text("False\n")
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
+        {"troubleshoot_verbose_logs_marker": str(marker)}))
+    assert repaired.rc == 0, repaired.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gitlab.verbose_ai_logs_restored" in findings
+    assert gitlab.state["ai_settings"]["enabled_instance_verbose_ai_logs"] is False and not marker.exists()
