@@ -7,6 +7,8 @@ command needs, and always restarts it without."""
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, passed
 
 OPTIONS = ("endpoint", "model_family", "model_endpoint", "model_identifier", "api_key")
@@ -45,3 +47,19 @@ def findings(exit_code, output):
         return [finding("gateway.deep_test_failed", "; ".join(failed_steps) or "exit code {0}: {1}".format(
             exit_code, (output or "").strip()[-300:]))]
     return [passed("gateway.deep_test", "{0} step(s) passed".format(len(passed_steps)))]
+
+
+def chat_agent_body(model, model_endpoint):
+    """The support playbook's request to the gateway's /v1/chat/agent (check 7.12)."""
+    payload = {"content": "Hello", "provider": "litellm", "model": model}
+    if model_endpoint:
+        payload["model_endpoint"] = model_endpoint
+    return json.dumps({"prompt_components": [{"type": "string", "metadata": {"source": "string", "version": "string"},
+                                              "payload": payload}], "stream": False})
+
+
+def chat_agent_findings(exit_code, output, model, model_endpoint):
+    if exit_code == 0 and '"response"' in (output or ""):
+        return [passed("gateway.model_via_gateway", "/v1/chat/agent answered for model {0}".format(model))]
+    return [finding("gateway.model_via_gateway_failed", "model {0!r} at {1!r}: {2}".format(
+        model, model_endpoint, (output or "").strip()[:300]))]

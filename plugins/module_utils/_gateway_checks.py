@@ -134,6 +134,18 @@ def http_get_command(url):
     return ["sh", "-c", script, url, fallback]
 
 
+def http_post_json_command(url, body):
+    """POST ``body`` (JSON text) to ``url`` from inside the container; like http_get_command's output."""
+    fallback = ("import sys,urllib.parse as p,http.client as h;u=p.urlsplit(sys.argv[1]);"
+                "c=h.HTTPConnection(u.hostname,u.port,timeout=60);"
+                "c.request('POST',u.path,sys.argv[2],{'Content-Type':'application/json','accept':'application/json'});"
+                "r=c.getresponse();b=r.read()[:300].decode();"
+                "print('server returned error: HTTP %d %s' % (r.status,b) if r.status>=400 else b);sys.exit(r.status>=400)")
+    script = ('if command -v wget >/dev/null 2>&1; then timeout 60 wget -q -O - --header "Content-Type: application/json" '
+              '--post-data "$1" "$0" 2>&1; else python3 -c "$2" "$0" "$1" 2>&1; fi')
+    return ["sh", "-c", script, url, body, fallback]
+
+
 def reachable(exit_code, output):
     """An HTTP answer of any status counts as reachable; refused, DNS and timeouts do not."""
     text = (output or "").lower()

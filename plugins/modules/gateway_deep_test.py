@@ -42,6 +42,11 @@ options:
   api_key:
     description: C(--api-key) for the model.
     type: str
+  model_name:
+    description:
+      - Also ask the gateway for an answer from this model through its own C(POST /v1/chat/agent) (with
+        O(model_endpoint)), from inside the container - the support playbook's gateway to model check.
+    type: str
   docker_host:
     description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
     type: str
@@ -72,6 +77,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _deep_test
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, find
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_checks import http_post_json_command
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
 
 
@@ -84,6 +90,7 @@ def main():
             model_endpoint=dict(type="str"),
             model_identifier=dict(type="str"),
             api_key=dict(type="str", no_log=True),
+            model_name=dict(type="str"),
             docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
         ),
         supports_check_mode=True,
@@ -99,7 +106,16 @@ def main():
     if module.params["api_key"]:
         output = output.replace(module.params["api_key"], "<redacted>")
     output = redact(output)
-    module.exit_json(changed=False, findings=_deep_test.findings(result.exit_code, output), output=output)
+    findings = _deep_test.findings(result.exit_code, output)
+    params = module.params
+    if params["model_name"]:
+        port = (params["endpoint"] or "localhost:5052").rsplit(":", 1)[-1]
+        answer = container.exec_run(http_post_json_command(
+            "http://127.0.0.1:{0}/v1/chat/agent".format(port),
+            _deep_test.chat_agent_body(params["model_name"], params["model_endpoint"])))
+        findings += _deep_test.chat_agent_findings(answer.exit_code, answer.output.decode("utf-8", "replace"),
+                                                   params["model_name"], params["model_endpoint"])
+    module.exit_json(changed=False, findings=findings, output=output)
 
 
 if __name__ == "__main__":

@@ -128,13 +128,16 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
     assert "sk-planted-deep-test-key" not in deep.output
 
+    # A vLLM endpoint without /v1: the model check fails and the gateway's /v1/chat/agent answers 404.
     failing = dict(allowed, troubleshoot_deep_test_options={
-        "endpoint": "localhost:{0}".format(api_port), "model_family": "mixtral",
-        "model_endpoint": "http://127.0.0.1:9/v1"})
+        "endpoint": "localhost:{0}".format(api_port), "model_family": "mixtral", "model_name": "mistral",
+        "model_endpoint": "http://127.0.0.1:9"})
     deep = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(failing))
     assert deep.rc == 0, deep.output
     _data, findings = report(tmp_path, gitlab)
-    assert "Model mixtral at http://127.0.0.1:9/v1" in findings["gateway.deep_test_failed"]["evidence"]
+    assert "Model mixtral at http://127.0.0.1:9" in findings["gateway.deep_test_failed"]["evidence"]
+    assert "404" in findings["gateway.model_via_gateway_failed"]["evidence"]
+    assert "/v1" in findings["gateway.model_via_gateway_failed"]["remedy"]
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
 
     # An interrupted deep test: the gateway still bypasses authentication and the marker is there.

@@ -40,6 +40,14 @@ fi
 case "$method $path" in
   "POST /v1/chat/agent")
     model=$(printf '%s' "$body" | sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p')
+    endpoint=$(printf '%s' "$body" | sed -n 's/.*"model_endpoint" *: *"\([^"]*\)".*/\1/p')
+    case "$endpoint" in
+      ""|*/v1|*/v1/) ;;
+      *)  # an OpenAI-compatible server (vLLM) without /v1 answers 404, and litellm says so
+        echo "{\"level\":\"error\",\"message\":\"litellm.NotFoundError: 404 Not Found for $endpoint/chat/completions\"}" >&2
+        respond "404 Not Found" '{"detail":"litellm.NotFoundError: 404 Not Found"}'
+        exit 0 ;;
+    esac
     respond "200 OK" "{\"response\":\"Hello from the AI gateway stand-in\",\"metadata\":{\"provider\":\"litellm\",\"model\":\"${model:-unknown}\",\"timestamp\":$(date +%s)}}" ;;
   *)
     respond "404 Not Found" '{"detail":"Not Found"}' ;;
