@@ -187,3 +187,35 @@ end
 
 # The environment GitLab's processes would have (e.g. the legacy AI_GATEWAY_URL), from state.json.
 (GitlabStandin.state['env'] || {}).each { |name, value| ENV[name] = value }
+
+class User
+  def self.find_by_id(id)
+    (GitlabStandin.state['users'] || {}).each { |name, attributes| return new(name, attributes) if attributes['id'] == id }
+    nil
+  end
+end
+
+# GitLab's client for the AI gateway: POSTs JSON with a token, answers like HTTParty.
+module Gitlab
+  module Llm
+    module AiGateway
+      class Client
+        def initialize(user, unit_primitive_name: nil, service_name: nil)
+          @user = user
+          @unit_primitive = unit_primitive_name || service_name
+        end
+
+        def complete(url:, body:)
+          uri = URI.parse(url)
+          http = Net::HTTP.new(uri.host, uri.port)
+          http.use_ssl = uri.scheme == 'https'
+          request = Net::HTTP::Post.new(uri.request_uri, 'Content-Type' => 'application/json',
+                                                         'Authorization' => 'Bearer standin-user-token')
+          request.body = JSON.generate(body)
+          response = http.request(request)
+          HTTParty::Response.new(response.code.to_i, response.body)
+        end
+      end
+    end
+  end
+end

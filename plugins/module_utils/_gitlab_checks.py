@@ -55,13 +55,27 @@ facts['healthz'] = if url.to_s.empty?
                                                 headers: { 'accept' => 'application/json' }).code }
                      end
                    end
+round_trip = request['round_trip']
+if round_trip && !url.to_s.empty?
+  facts['round_trip'] = probe.call do
+    payload = { content: [{ role: :user, content: 'Hello' }], provider: :litellm, model: round_trip['model'],
+                model_endpoint: round_trip['model_endpoint'] }.compact
+    client = Gitlab::Llm::AiGateway::Client.new(user || User.find_by_id(1), unit_primitive_name: :self_hosted_models)
+    response = client.complete(url: "#{url.chomp('/')}/v1/chat/agent",
+                               body: { prompt_components: [{ type: 'prompt',
+                                                             metadata: { source: 'GitLab EE', version: '17.3.0' },
+                                                             payload: payload }] })
+    { 'code' => response.code, 'body' => response.body.to_s[0, 300] }
+  end
+end
 facts
 """
 
 
-def gather(run_command, prefix, version, user=None):
+def gather(run_command, prefix, version, user=None, round_trip=None):
+    """``round_trip``: {model, model_endpoint} for GitLab -> gateway -> model through GitLab's own client."""
     body = _RUNNER_BODY % {"record": LOCATIONS[location_for(version)]}
-    return _rails.run(run_command, prefix, body, {"user": user})
+    return _rails.run(run_command, prefix, body, {"user": user, "round_trip": round_trip or None})
 
 
 def fact_findings(facts, expected_url=None):
@@ -99,6 +113,13 @@ def fact_findings(facts, expected_url=None):
                              "no code_completions/code_generations feature setting with provider self_hosted"))
     else:
         found.append(passed("gitlab.features_self_hosted"))
+    round_trip = facts.get("round_trip")
+    if round_trip is not None:
+        if round_trip.get("code") == 200 and '"response"' in (round_trip.get("body") or ""):
+            found.append(passed("gitlab.model_round_trip", "the model answered through the gateway"))
+        else:
+            found.append(finding("gitlab.model_round_trip_failed", round_trip.get("error") or "HTTP {0}: {1}".format(
+                round_trip.get("code"), round_trip.get("body"))))
     healthz = facts.get("healthz")
     if healthz is not None:
         if healthz.get("code") == 200:

@@ -43,6 +43,12 @@ options:
     type: list
     elements: str
     default: [gitlab-rails]
+  round_trip:
+    description:
+      - Also ask for an answer from a model through GitLab's own AI Gateway client (in the same Rails call) -
+        C(model) and C(model_endpoint). No model API key is sent (it would appear in the runner's command line);
+        use the troubleshoot role's deep test for a keyed endpoint.
+    type: dict
   run_rake:
     description: Also run gitlab:duo:verify_self_hosted_setup (boots Rails a second time).
     type: bool
@@ -125,6 +131,7 @@ def main():
             gitlab_version=dict(type="str"),
             version_file=dict(type="path", default="/opt/gitlab/embedded/service/gitlab-rails/VERSION"),
             rails_command=dict(type="list", elements="str", default=["gitlab-rails"]),
+            round_trip=dict(type="dict"),
             run_rake=dict(type="bool", default=False),
             rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
             llm_log=dict(type="path", default=checks.LLM_LOG),
@@ -138,7 +145,8 @@ def main():
     try:
         raw = params["gitlab_version"] or from_file(params["version_file"])[0]
         version = parse_gitlab_version(raw, field="gitlab_version")
-        facts = checks.gather(module.run_command, params["rails_command"], version, params["user"])
+        facts = checks.gather(module.run_command, params["rails_command"], version, params["user"],
+                              params["round_trip"])
     except OSError as exc:
         module.fail_json(msg="gitlab_version is not given and {0} cannot be read ({1}). Fix: set gitlab_version."
                          .format(params["version_file"], exc))

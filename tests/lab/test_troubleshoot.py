@@ -26,7 +26,9 @@ def setup(run_id, gitlab_factory, tmp_path):
         ai_gateway_secret_env={"MODEL_API_KEY": MODEL_KEY})
     extra = ["-e", json.dumps({"troubleshoot_user": "duo-user", "troubleshoot_llm_log": str(llm_log),
                                "troubleshoot_report_dir": str(tmp_path / "troubleshoot"),
-                               "troubleshoot_run_rake": True})]
+                               "troubleshoot_run_rake": True,
+                               "troubleshoot_round_trip": {"model": "mistral",
+                                                           "model_endpoint": "http://vllm.duo-lab.test:8000/v1"}})]
     installed = run_playbook(inventory, "install.yml")
     assert installed.rc == 0, installed.output
     return gitlab, gateway, inventory, extra, llm_log, api_port
@@ -48,6 +50,17 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     problems = {key: item["evidence"] for key, item in findings.items() if item["severity"] in ("critical", "warning")}
     assert problems == {}, problems
     assert data["worst"] in ("ok", "info") and healthy.changed() == 0
+    assert "gitlab.model_round_trip.ok" in findings, "GitLab -> gateway -> model through GitLab's own client"
+
+    # A vLLM endpoint without /v1: the round trip through the gateway answers 404.
+    without_v1 = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
+        {"troubleshoot_round_trip": {"model": "mistral", "model_endpoint": "http://vllm.duo-lab.test:8000"}}))
+    assert without_v1.rc == 0, without_v1.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "HTTP 404" in findings["gitlab.model_round_trip_failed"]["evidence"]
+    # ... and the gateway logged litellm's 404, which its log rules name (the gateway is checked first in a run).
+    rc, diagnosis, _output = run_module("gateway_diagnostics", {"name": gateway})
+    assert rc == 0 and "/v1" in {item["id"]: item for item in diagnosis["findings"]}["log.not_found_404"]["remedy"]
     assert (tmp_path / "troubleshoot" / "fleet.md").exists()
 
     # Plant faults: GitLab's database, the legacy variable, llm.log, and the gateway's environment.
