@@ -44,7 +44,7 @@ def state_findings(attrs, log_tail):
     return found
 
 
-def env_findings(env, gitlab_url, network_mode):
+def env_findings(env, gitlab_url, network_mode, model_endpoints=()):
     found = []
     if env.get("AIGW_CUSTOM_MODELS__ENABLED", "").lower() not in _TRUE:
         found.append(finding("gateway.custom_models_disabled",
@@ -68,11 +68,14 @@ def env_findings(env, gitlab_url, network_mode):
         found.append(finding("gateway.jwt_keys_missing", "not set: " + ", ".join(missing)))
     proxies = [name for name in PROXY_VARIABLES if env.get(name)]
     if proxies:
-        no_proxy = (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")
-        host = urlsplit(gitlab_url or env.get("AIGW_GITLAB_URL", "")).hostname or ""
-        if host and not any(entry.strip() and host.endswith(entry.strip().lstrip("*")) for entry in no_proxy):
+        no_proxy = [entry.strip() for entry in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")
+                    if entry.strip()]
+        hosts = [urlsplit(gitlab_url or env.get("AIGW_GITLAB_URL", "")).hostname or ""]
+        hosts += [urlsplit(item.get("url") or "").hostname or "" for item in model_endpoints or []]
+        missing = [host for host in hosts if host and not any(host.endswith(entry.lstrip("*")) for entry in no_proxy)]
+        if missing:
             found.append(finding("gateway.proxy_without_no_proxy", "{0} set; NO_PROXY={1!r} lacks {2}".format(
-                "/".join(proxies), ",".join(no_proxy), host)))
+                "/".join(proxies), ",".join(no_proxy), ", ".join(sorted(set(missing))))))
     if "DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL" in env and not env["DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL"]:
         found.append(finding("gateway.oidc_portal_empty", "DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL is empty"))
     if network_mode == "host" and not env.get("AIGW_FASTAPI__METRICS_PORT"):

@@ -123,7 +123,8 @@ def diagnose(client, params, collected):
     version = parse_gitlab_version(params["gitlab_version"]) if params["gitlab_version"] else None
     image = client.images.get(attrs["Image"])
     found = checks.state_findings(attrs, log_tail[-20:])
-    found += checks.env_findings(env, params["gitlab_url"], attrs["HostConfig"].get("NetworkMode"))
+    found += checks.env_findings(env, params["gitlab_url"], attrs["HostConfig"].get("NetworkMode"),
+                                 params["model_endpoints"])
     found += checks.image_findings(attrs["Config"]["Image"], version, image.attrs.get("Architecture"),
                                    client.info().get("Architecture"))
     found += checks.model_endpoint_findings(params["model_endpoints"])
