@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import api_port, mask_env
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import gateway_health
@@ -24,6 +26,8 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_DOCKER = False
 
+# The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
+DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))
 MANAGED_LABEL = "gitlab_duo.self_hosted.managed"
 ENV_KEYS_LABEL = "gitlab_duo.self_hosted.env_keys"
 PREVIOUS_SUFFIX = "-previous"

@@ -28,7 +28,6 @@ description:
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
-  - docker (the Docker SDK for Python) on the gateway host
   - requests
   - cryptography (to generate JWT keys)
 attributes:
@@ -41,6 +40,7 @@ attributes:
   idempotent:
     support: full
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes
 options:
   name:
@@ -144,9 +144,6 @@ options:
     description: Extra container labels.
     type: dict
     default: {}
-  docker_host:
-    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -209,9 +206,10 @@ logs:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    DOCKER_HOST_OPTION,
     GatewayManager, GatewaySpec, docker_client, find, observe, plan, shown, split_image)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
@@ -346,7 +344,7 @@ def main():
             health_url=dict(type="str"),
             stop_timeout=dict(type="int", default=10),
             labels=dict(type="dict", default={}),
-            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+            docker_host=DOCKER_HOST_OPTION,
         ),
         required_if=[("state", "present", ("image", "gitlab_url")), ("state", "restarted", ("image", "gitlab_url"))],
         supports_check_mode=True,

@@ -18,9 +18,8 @@ description:
   - Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
-requirements:
-  - docker (the Docker SDK for Python)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes.read_only
 options:
   name:
@@ -47,9 +46,6 @@ options:
       - Also ask the gateway for an answer from this model through its own C(POST /v1/chat/agent) (with
         O(model_endpoint)), from inside the container - the support playbook's gateway to model check.
     type: str
-  docker_host:
-    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -72,10 +68,11 @@ output:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _deep_test
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    DOCKER_HOST_OPTION, docker_client, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_checks import http_post_json_command
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
@@ -91,7 +88,7 @@ def main():
             model_identifier=dict(type="str"),
             api_key=dict(type="str", no_log=True),
             model_name=dict(type="str"),
-            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+            docker_host=DOCKER_HOST_OPTION,
         ),
         supports_check_mode=True,
     )

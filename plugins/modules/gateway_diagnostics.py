@@ -23,9 +23,8 @@ description:
   - Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
-requirements:
-  - docker (the Docker SDK for Python)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes.read_only
 options:
   name:
@@ -61,9 +60,6 @@ options:
       (reported as C(gateway.auth_bypass_restored)).
     type: bool
     default: false
-  docker_host:
-    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -94,10 +90,11 @@ excerpts:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gateway_checks as checks
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    DOCKER_HOST_OPTION, docker_client, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import mask_env
@@ -151,7 +148,7 @@ def main():
             inside_checks=dict(type="bool", default=True),
             collect_excerpts=dict(type="bool", default=False),
             restored_auth_bypass=dict(type="bool", default=False),
-            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+            docker_host=DOCKER_HOST_OPTION,
         ),
         supports_check_mode=True,
     )

@@ -17,9 +17,8 @@ description:
   - The preflight role turns these facts into assertions with remedies. Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
-requirements:
-  - docker (the Docker SDK for Python)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes.read_only
 options:
   container_name:
@@ -48,9 +47,6 @@ options:
     default: 0.0.0.0
   hostname:
     description: The gateway's hostname as GitLab will use it.
-    type: str
-  docker_host:
-    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
     type: str
 """
 
@@ -88,9 +84,10 @@ hostname:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    DOCKER_HOST_OPTION, docker_client)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts import (
     free_bytes, hostname_facts, memory_bytes, port_facts)
@@ -106,7 +103,7 @@ def main():
             proxy_container_name=dict(type="str", default="gitlab-ai-gateway-proxy"),
             proxy_bind_address=dict(type="str", default="0.0.0.0"),
             hostname=dict(type="str"),
-            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+            docker_host=DOCKER_HOST_OPTION,
         ),
         supports_check_mode=True,
     )

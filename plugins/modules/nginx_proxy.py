@@ -24,9 +24,8 @@ description:
   - O(state=reloaded) reloads NGINX even when nothing changed (after a certificate renewal).
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
-requirements:
-  - docker (the Docker SDK for Python)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes
 attributes:
   check_mode:
@@ -99,9 +98,6 @@ options:
     description: Extra container labels.
     type: dict
     default: {}
-  docker_host:
-    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -136,10 +132,11 @@ nginx_error:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _nginx
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import docker_client, ensure_image, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
+    DOCKER_HOST_OPTION, docker_client, ensure_image, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
 
@@ -234,7 +231,7 @@ def main():
             restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
             pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
             labels=dict(type="dict", default={}),
-            docker_host=dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"])),
+            docker_host=DOCKER_HOST_OPTION,
         ),
         required_if=[("state", "present", ("proxy_dir", "config")), ("state", "reloaded", ("proxy_dir", "config"))],
         supports_check_mode=True,

@@ -16,8 +16,8 @@ def test_no_proxy_must_cover_gitlab_and_model_hosts():
     found = checks.env_findings(env, "https://gitlab.example.com", "bridge", endpoints)
     assert "vllm.internal" in next(i for i in found if i["id"] == "gateway.proxy_without_no_proxy")["evidence"]
     env["NO_PROXY"] = "gitlab.example.com,.internal"
-    assert "gateway.proxy_without_no_proxy" not in ids(checks.env_findings(env, "https://gitlab.example.com",
-                                                                            "bridge", endpoints))
+    found = checks.env_findings(env, "https://gitlab.example.com", "bridge", endpoints)
+    assert "gateway.proxy_without_no_proxy" not in ids(found)
 
 
 def test_host_network_metrics_port_and_clean_env():

@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # How a module reaches the Docker engine on the gateway host.
+    DOCUMENTATION = r"""
+options:
+  docker_host:
+    description: Docker engine address; defaults to C(DOCKER_HOST) or the local socket.
+    type: str
+requirements:
+  - docker (the Docker SDK for Python) on the gateway host
+"""
