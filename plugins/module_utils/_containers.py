@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import api_port, mask_env
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
+    api_port, is_secret_name, is_true, mask_env)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import gateway_health
 
 try:
@@ -161,7 +162,7 @@ class GatewayManager:
             if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
                     and self.spec.restart_policy == "no":
                 break
-            bypassed = self.spec.env.get("AIGW_AUTH__BYPASS_EXTERNAL", "").lower() in ("true", "1", "yes", "on")
+            bypassed = is_true(self.spec.env.get("AIGW_AUTH__BYPASS_EXTERNAL"))
             healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
                                            expect_auth=not bypassed)
             if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
@@ -175,7 +176,7 @@ class GatewayManager:
         except (APIError, DockerException) as exc:
             return ["(could not read the container log: {0})".format(exc)]
         secrets = [value for key, value in self.spec.env.items()
-                   if value and (key in self.spec.secret_names or mask_env({key: value})[key] != value)]
+                   if value and (key in self.spec.secret_names or is_secret_name(key))]
         for secret in secrets:
             text = text.replace(secret, "<redacted>")
         return text.splitlines()[-LOG_LINES:]

@@ -11,11 +11,10 @@ from urllib.parse import urlsplit
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _log_rules
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, passed
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import api_port
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import api_port, is_true
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._jwt_keys import JWT_KEY_VARIABLES
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import release_tag_version
 
-_TRUE = ("true", "1", "yes", "on")
 _BEDROCK = re.compile(r"^bedrock/(us|eu|apac|ap|ca|sa|us-gov)\.[\w.\-:]+$")
 _ERROR_LINE = re.compile(r"\"level\"\s*:\s*\"(error|critical)\"|\bERROR\b|Traceback", re.I)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
@@ -46,7 +45,7 @@ def state_findings(attrs, log_tail):
 
 def env_findings(env, gitlab_url, network_mode, model_endpoints=()):
     found = []
-    if env.get("AIGW_CUSTOM_MODELS__ENABLED", "").lower() not in _TRUE:
+    if not is_true(env.get("AIGW_CUSTOM_MODELS__ENABLED")):
         found.append(finding("gateway.custom_models_disabled",
                              "AIGW_CUSTOM_MODELS__ENABLED={0!r}".format(env.get("AIGW_CUSTOM_MODELS__ENABLED"))))
     else:
@@ -59,7 +58,7 @@ def env_findings(env, gitlab_url, network_mode, model_endpoints=()):
         found.append(passed("gateway.gitlab_url", "AIGW_GITLAB_URL=" + actual))
     if not env.get("AIGW_GITLAB_API_URL"):
         found.append(finding("gateway.gitlab_api_url_unset", "AIGW_GITLAB_API_URL is not in the environment"))
-    if env.get("AIGW_AUTH__BYPASS_EXTERNAL", "").lower() in _TRUE:
+    if is_true(env.get("AIGW_AUTH__BYPASS_EXTERNAL")):
         found.append(finding("gateway.auth_bypass_on", "AIGW_AUTH__BYPASS_EXTERNAL=" + env["AIGW_AUTH__BYPASS_EXTERNAL"]))
     else:
         found.append(passed("gateway.auth_bypass_off"))

@@ -22,6 +22,11 @@ _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL",
 _TRUE = ("true", "1", "yes", "on")
 
 
+def is_true(value):
+    """How the gateway reads a boolean variable (true/1/yes/on, any case)."""
+    return str(value or "").strip().lower() in _TRUE
+
+
 def is_secret_name(name):
     upper = name.upper()
     return any(marker in upper for marker in _SECRET_MARKERS)
@@ -66,8 +71,7 @@ def gateway_environment(gitlab_url, gitlab_api_url=None, custom_models=True, hos
     for source in (extra or {}), (secret_extra or {}):
         for key, value in source.items():
             env[str(key)] = as_env_value(value)
-    bypass = env.get("AIGW_AUTH__BYPASS_EXTERNAL", "").strip().lower()
-    if bypass in _TRUE and not allow_auth_bypass:
+    if is_true(env.get("AIGW_AUTH__BYPASS_EXTERNAL")) and not allow_auth_bypass:
         raise InputError("env.AIGW_AUTH__BYPASS_EXTERNAL", env["AIGW_AUTH__BYPASS_EXTERNAL"],
                          "turns off authentication: anyone who reaches the gateway can use your models",
                          "remove it; only the troubleshooting deep test may set it, with allow_auth_bypass=true")
