@@ -36,6 +36,19 @@ def from_file(path):
         return handle.read().strip(), "file:" + path
 
 
+def given_or_installed(given, version_file=OMNIBUS_VERSION_FILE, why="", fix=""):
+    """GitLabVersion from ``given`` (a module's gitlab_version) or else the version file on this host."""
+    if given:
+        return parse_gitlab_version(given, field="gitlab_version")
+    try:
+        raw, _source = from_file(version_file)
+    except OSError:
+        raise DuoError("gitlab_version is not given and {0} cannot be read{1}. Fix: set gitlab_version (see "
+                       "gitlab_duo.self_hosted.gitlab_version), or version_file{2}.".format(version_file, why, fix),
+                       field="gitlab_version")
+    return parse_gitlab_version(raw, field=version_file)
+
+
 def detect(api=None, version_file=OMNIBUS_VERSION_FILE):
     """(raw version, source, GitLabVersion) or DuoError naming both ways tried."""
     problems = []

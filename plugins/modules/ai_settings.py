@@ -119,20 +119,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._ai_setting
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_args import (
     GITLAB_REQUIRED_TOGETHER, api_client, gitlab_argument_spec)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import from_file
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
-
-
-def instance_version(params):
-    if params["gitlab_version"]:
-        return parse_gitlab_version(params["gitlab_version"])
-    try:
-        raw, _source = from_file(params["version_file"])
-    except OSError:
-        raise DuoError("gitlab_version is not given and {0} cannot be read, so it is unknown where this GitLab keeps "
-                       "its AI settings. Fix: set gitlab_version (see gitlab_duo.self_hosted.gitlab_version), or "
-                       "version_file, or use api_token.".format(params["version_file"]), field="gitlab_version")
-    return parse_gitlab_version(raw, field=params["version_file"])
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import given_or_installed
 
 
 def main():
@@ -158,7 +145,9 @@ def main():
             result = apply_with_api(api, desired, module.check_mode)
             calls = 0
         else:
-            version = instance_version(params)
+            version = given_or_installed(params["gitlab_version"], params["version_file"],
+                                         why=", so it is unknown where this GitLab keeps its AI settings",
+                                         fix=", or use api_token")
             result = apply_with_runner(module.run_command, params["rails_command"],
                                        version, desired, module.check_mode)
             calls = 1

@@ -117,10 +117,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gitlab_checks as checks
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import from_file
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import (
+    OMNIBUS_VERSION_FILE, given_or_installed)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rails import OMNIBUS_RAILS
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
 
 
 def main():
@@ -129,8 +130,8 @@ def main():
             expected_ai_gateway_url=dict(type="str"),
             user=dict(type="str"),
             gitlab_version=dict(type="str"),
-            version_file=dict(type="path", default="/opt/gitlab/embedded/service/gitlab-rails/VERSION"),
-            rails_command=dict(type="list", elements="str", default=["gitlab-rails"]),
+            version_file=dict(type="path", default=OMNIBUS_VERSION_FILE),
+            rails_command=dict(type="list", elements="str", default=list(OMNIBUS_RAILS)),
             round_trip=dict(type="dict"),
             run_rake=dict(type="bool", default=False),
             rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
@@ -143,13 +144,9 @@ def main():
     )
     params = module.params
     try:
-        raw = params["gitlab_version"] or from_file(params["version_file"])[0]
-        version = parse_gitlab_version(raw, field="gitlab_version")
+        version = given_or_installed(params["gitlab_version"], params["version_file"])
         facts = checks.gather(module.run_command, params["rails_command"], version, params["user"],
                               params["round_trip"])
-    except OSError as exc:
-        module.fail_json(msg="gitlab_version is not given and {0} cannot be read ({1}). Fix: set gitlab_version."
-                         .format(params["version_file"], exc))
     except DuoError as exc:
         exc.fail(module)
     findings = checks.fact_findings(facts, params["expected_ai_gateway_url"])
