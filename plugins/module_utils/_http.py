@@ -9,7 +9,12 @@ plain dict that modules return and later roles and reports reuse.
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
+from urllib.parse import urlsplit
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates
 
 try:
     import requests
@@ -77,10 +82,6 @@ def gateway_health(base_url, deadline, delay=1.0, verify=True, expect_auth=True)
 def tls_details(url, ca_path=None, timeout=5):
     """The certificate a TLS server presents for ``url``'s host: verified against ``ca_path`` (or the system's
     CA store) with hostname check, plus names, expiry and days left. Never raises for network errors."""
-    import socket
-    import ssl
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or 443
     details = {"host": host, "port": port, "verified": False, "error": None}
@@ -103,7 +104,6 @@ def tls_details(url, ca_path=None, timeout=5):
             pass
     except (OSError, ssl.SSLError) as exc:
         details["error"] = "TLS connection failed: {0}".format(exc)
-    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates
     if der and _certificates.HAS_CRYPTOGRAPHY:
         details.update(_certificates.describe(_certificates.load_certificate(ssl.DER_cert_to_PEM_cert(der))))
     return details
