@@ -15,19 +15,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
-from labkit import GitLabStandin, free_port, gateway_host_vars, lab_up, run_playbook, write_inventory  # noqa: E402
+from labkit import fleet, lab_up, run_playbook, write_inventory  # noqa: E402
 
 
 def measure(size, workdir):
     label = "bench-{0}-{1}".format(size, os.getpid())
-    instances = [GitLabStandin(os.path.join(workdir, "lab"), "gitlab-b{0}-{1:02d}".format(size, index), "18.2.1-ee")
-                 for index in range(size)]
-    try:
-        gateways = {}
-        for index, gitlab in enumerate(instances):
-            name = "duo-bench-{0}-{1:02d}".format(size, index)
-            gateways["gw-" + name] = gateway_host_vars(gitlab, name, free_port(), label,
-                                                       os.path.join(workdir, "keys", name))
+    with fleet(workdir, "bench{0}".format(size), size, label) as (instances, gateways):
         inventory = write_inventory(os.path.join(workdir, "inventory-{0}.yml".format(size)),
                                     {gitlab.name: gitlab.host_vars() for gitlab in instances}, gateways,
                                     verify_report_dir=os.path.join(workdir, "reports"))
@@ -42,13 +35,6 @@ def measure(size, workdir):
                 raise SystemExit("rerun changed {0} things".format(result.changed()))
         calls = [gitlab.runner_calls() for gitlab in instances]
         return {"size": size, "first": timings[0], "rerun": timings[1], "runner_calls_per_host": max(calls) / 2.0}
-    finally:
-        for gitlab in instances:
-            gitlab.stop()
-        import docker
-        client = docker.from_env()
-        for container in client.containers.list(all=True, filters={"label": "gitlab_duo.test=" + label}):
-            container.remove(force=True)
 
 
 def main():

@@ -14,22 +14,19 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lab"))
 
-from labkit import GitLabStandin, free_port, gateway_host_vars, lab_up, run_playbook, write_inventory  # noqa: E402
+from labkit import fleet, free_port, lab_up, run_playbook, write_inventory  # noqa: E402
+
+
+def host_network_gateway(_index):
+    """A gateway on the host network, so that it reaches the GitLab stand-in on loopback."""
+    port = free_port()
+    return {"port": 0, "ai_gateway_network_mode": "host", "ai_gateway_env": {"AIGW_FASTAPI__API_PORT": str(port)},
+            "ai_gateway_url": "http://gateway.duo-lab.test:{0}".format(port)}
 
 
 def measure(size, workdir):
     label = "tsbench-{0}-{1}".format(size, os.getpid())
-    instances = [GitLabStandin(os.path.join(workdir, "lab"), "gitlab-t{0}-{1:02d}".format(size, index), "18.2.1-ee")
-                 for index in range(size)]
-    try:
-        gateways = {}
-        for index, gitlab in enumerate(instances):
-            name = "duo-tsbench-{0}-{1:02d}".format(size, index)
-            port = free_port()
-            gateways["gw-" + name] = gateway_host_vars(
-                gitlab, name, 0, label, os.path.join(workdir, "keys", name), ai_gateway_network_mode="host",
-                ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(port)},
-                ai_gateway_url="http://gateway.duo-lab.test:{0}".format(port))
+    with fleet(workdir, "tsbench{0}".format(size), size, label, host_network_gateway) as (instances, gateways):
         inventory = write_inventory(os.path.join(workdir, "inventory-{0}.yml".format(size)),
                                     {gitlab.name: gitlab.host_vars() for gitlab in instances}, gateways,
                                     verify_report_dir=os.path.join(workdir, "reports"),
@@ -46,12 +43,6 @@ def measure(size, workdir):
             raise SystemExit(result.output[-3000:])
         calls = [gitlab.runner_calls() - count for gitlab, count in zip(instances, before)]
         return {"size": size, "seconds": seconds, "calls": max(calls)}
-    finally:
-        for gitlab in instances:
-            gitlab.stop()
-        import docker
-        for container in docker.from_env().containers.list(all=True, filters={"label": "gitlab_duo.test=" + label}):
-            container.remove(force=True)
 
 
 def main():

@@ -1,6 +1,7 @@
 """Helpers to drive the local lab from Python (tests and benchmarks): GitLab stand-ins, inventories,
 ansible-playbook and module runs. The lab itself is started by lab/lab.sh."""
 
+import contextlib
 import json
 import os
 import re
@@ -139,3 +140,25 @@ def run_module(module, args, *extra, env=None):
     output = completed.stdout + completed.stderr
     match = re.search(r"=> (\{.*\})\s*$", completed.stdout, re.S)
     return completed.returncode, json.loads(match.group(1)) if match else None, output
+
+
+@contextlib.contextmanager
+def fleet(workdir, prefix, size, label, gateway_extra=None, version="18.2.1-ee"):
+    """``size`` GitLab stand-ins with one gateway host each, for benchmarks: yields (instances, gateway hosts).
+    ``gateway_extra(index)`` adds variables to a gateway host. Stand-ins and labelled containers go afterwards."""
+    instances = [GitLabStandin(os.path.join(workdir, "lab"), "{0}-{1:02d}".format(prefix, index), version)
+                 for index in range(size)]
+    try:
+        gateways = {}
+        for index, gitlab in enumerate(instances):
+            name = "duo-{0}-{1:02d}".format(prefix, index)
+            extra = gateway_extra(index) if gateway_extra else {}
+            gateways["gw-" + name] = gateway_host_vars(gitlab, name, extra.pop("port", free_port()), label,
+                                                       os.path.join(workdir, "keys", name), **extra)
+        yield instances, gateways
+    finally:
+        for gitlab in instances:
+            gitlab.stop()
+        import docker
+        for container in docker.from_env().containers.list(all=True, filters={"label": "gitlab_duo.test=" + label}):
+            container.remove(force=True)
