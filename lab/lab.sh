@@ -225,7 +225,10 @@ up() {
 }
 
 down() {
-  docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
+  # On a fresh machine no engine answers yet, and then there are no lab containers to remove.
+  if docker info >/dev/null 2>&1; then
+    docker ps -aq --filter label=gitlab_duo.lab=true | xargs -r docker rm -f >/dev/null
+  fi
   # The demo's NGINX (host packages, run directly).
   if [ -f "$LAB/proxy/nginx/nginx.conf" ]; then nginx -c "$LAB/proxy/nginx/nginx.conf" -s quit 2>/dev/null || true; fi
   for pidfile in "$LAB"/gitlab/*/api.pid; do
