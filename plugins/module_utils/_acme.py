@@ -70,6 +70,22 @@ def problem(exc):
     return "{0}: {1}".format(type(exc).__name__, exc)
 
 
+def issue_with_account(account_path, directory, domains, key_pem, webroot, **options):
+    """The PEM full chain from the CA at ``directory``, signed up with the account key kept at ``account_path``.
+
+    A key created by this call is removed again when the CA never accepted an account for it, so a refused
+    sign-up (no contact, bad EAB) leaves nothing behind and the next run starts clean.
+    """
+    key, created = account_key(account_path)
+    issuer = AcmeIssuer(directory, key, **options)
+    try:
+        return issuer.issue(domains, key_pem, webroot)
+    except DuoError:
+        if created and not issuer.registered and os.path.exists(account_path):
+            os.remove(account_path)
+        raise
+
+
 class AcmeIssuer:
     def __init__(self, directory, key, verify=True, email=None, eab_kid=None, eab_hmac_key=None, timeout=120):
         self.url = directory_url(directory)
@@ -80,6 +96,7 @@ class AcmeIssuer:
         self.timeout = timeout
         self.net = client.ClientNetwork(key, user_agent=USER_AGENT, verify_ssl=verify)
         self.client = None
+        self.registered = False
 
     def connect(self):
         try:
@@ -108,6 +125,7 @@ class AcmeIssuer:
             raise DuoError("The ACME CA refused the account: {0}. Fix: {1}".format(
                 problem(exc), "give acme_email" if "Contact" in exc.typ or not self.email else "check the account data"),
                 acme_problem=problem(exc))
+        self.registered = True
 
     def issue(self, domains, key_pem, webroot):
         """The PEM full chain for ``domains`` with ``key_pem``; challenge files in ``webroot`` are removed after."""

@@ -161,7 +161,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates as certs
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._acme import (
-    HAS_ACME, AcmeIssuer, account_key, directory_url)
+    HAS_ACME, directory_url, issue_with_account)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 
 SHOWN = ("names", "not_after", "issuer", "serial")
@@ -184,11 +184,11 @@ def new_pair(params, domains):
         raise DuoError(missing_required_lib("acme"))
     account_path = params["acme_account_key"] or os.path.join(os.path.dirname(params["cert_dir"].rstrip("/")),
                                                               "acme-account-key.pem")
-    key, _created = account_key(account_path)
-    verify = params["acme_ca_bundle"] or True
-    issuer = AcmeIssuer(params["acme_directory"], key, verify, params["acme_email"], params["acme_eab_kid"],
-                        params["acme_eab_hmac_key"], params["acme_timeout"])
-    return issuer.issue(domains, key_pem, params["webroot"]), key_pem
+    fullchain = issue_with_account(account_path, params["acme_directory"], domains, key_pem, params["webroot"],
+                                   verify=params["acme_ca_bundle"] or True, email=params["acme_email"],
+                                   eab_kid=params["acme_eab_kid"], eab_hmac_key=params["acme_eab_hmac_key"],
+                                   timeout=params["acme_timeout"])
+    return fullchain, key_pem
 
 
 def check_inputs(params):
