@@ -45,7 +45,9 @@ class Nginx:
         self.conf = os.path.join(workdir, "nginx.conf")
         self.servers = [HTTP_SERVER.format(http_port=ACME_HTTP_PORT, webroot=webroot)]
         self.write()
-        subprocess.run(["nginx", "-c", self.conf], check=True)
+        started = subprocess.run(["nginx", "-c", self.conf], capture_output=True, text=True, check=False)
+        # The demo's proxy holds the HTTP-01 port until `lab/lab.sh down` (tests/run does that first).
+        assert started.returncode == 0, "NGINX did not start: {0}".format(started.stderr)
         deadline = time.monotonic() + 10
         while not os.path.exists(os.path.join(workdir, "nginx.pid")) and time.monotonic() < deadline:
             time.sleep(0.1)
