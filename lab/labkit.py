@@ -2,12 +2,14 @@
 ansible-playbook and module runs. The lab itself is started by lab/lab.sh."""
 
 import contextlib
+import io
 import json
 import os
 import re
 import signal
 import socket
 import subprocess
+import tarfile
 
 import yaml
 
@@ -65,12 +67,54 @@ class GitLabStandin:
         return {"gitlab_url": self.url, "gitlab_rails_command": [self.rails], "gitlab_rake_command": [self.rake],
                 "gitlab_version_file": self.version_file}
 
+    def in_docker(self, container_name, label):
+        """Run this stand-in inside a container, as GitLab in Docker runs: host commands for ``docker exec``.
+
+        The container sees the host's /usr and /etc (read-only), this instance's home (read-write) and the
+        version file at the Omnibus path only, so whatever reads it must go through ``docker exec``. It uses the
+        host network, as the stand-in's API and the lab's names live on loopback.
+        """
+        _host_root_image()
+        subprocess.run(
+            ["docker", "run", "-d", "--name", container_name, "--label", "gitlab_duo.lab=true",
+             "--label", "gitlab_duo.test=" + label, "--network", "host", "--stop-signal", "SIGKILL",
+             "--env", "PATH={0}:/usr/local/bin:/usr/bin:/bin".format(os.path.join(self.home, "bin")),
+             "-v", "/usr:/usr:ro", "-v", "/etc:/etc:ro", "-v", "{0}:{0}:ro".format(REPO),
+             "-v", "{0}:{0}".format(self.home),
+             "-v", "{0}:/opt/gitlab/embedded/service/gitlab-rails/VERSION:ro".format(self.version_file),
+             HOST_ROOT_IMAGE, "sleep", "infinity"],
+            check=True, stdout=subprocess.DEVNULL)
+        prefix = ["docker", "exec", "-i", container_name]
+        return {"gitlab_rails_command": prefix + ["gitlab-rails"], "gitlab_rake_command": prefix + ["gitlab-rake"],
+                "gitlab_version_file": "/opt/gitlab/embedded/service/gitlab-rails/VERSION"}
+
     def stop(self):
         with open(os.path.join(self.home, "api.pid")) as handle:
             try:
                 os.kill(int(handle.read()), signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+HOST_ROOT_IMAGE = "duo-lab/host-root:1"
+
+
+def _host_root_image():
+    """An image of nothing but Debian's merged-/usr links and mount points; the host's /usr fills it at run time."""
+    if subprocess.run(["docker", "image", "inspect", HOST_ROOT_IMAGE], capture_output=True, check=False).returncode == 0:
+        return
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for link in ("bin", "lib", "lib64", "sbin"):
+            info = tarfile.TarInfo(link)
+            info.type, info.linkname = tarfile.SYMTYPE, "usr/" + link
+            archive.addfile(info)
+        for folder in ("usr", "etc", "tmp", "opt", "proc", "sys", "dev", "run", "root"):
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+            archive.addfile(info)
+    subprocess.run(["docker", "import", "-", HOST_ROOT_IMAGE], input=buffer.getvalue(), check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def gateway_host_vars(gitlab, container_name, port, label, keys_dir, **extra):

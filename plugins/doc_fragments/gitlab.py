@@ -36,7 +36,10 @@ options:
     elements: str
     default: [gitlab-rails]
   version_file:
-    description: GitLab's version file on this host (Omnibus path by default).
+    description:
+      - GitLab's version file (Omnibus path by default).
+      - Read on this host, or inside GitLab's container or pod when O(rails_command) enters one (everything
+        before its last element is used as the prefix, as in C(docker exec -i gitlab cat <file>)). No Rails boot.
     type: path
     default: /opt/gitlab/embedded/service/gitlab-rails/VERSION
 """

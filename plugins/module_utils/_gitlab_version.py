@@ -4,12 +4,13 @@
 """Which GitLab version an instance runs (private to gitlab_duo.self_hosted).
 
 From the API (``/api/v4/version``, then ``/api/v4/metadata``; both need a token) or, on the
-GitLab host, from the version file Omnibus installs.
+GitLab host, from the version file Omnibus installs. When GitLab runs in a container or pod, the file is read
+through the same command that reaches ``gitlab-rails`` there (``docker exec -i gitlab cat <file>``), which
+costs no Rails boot.
 """
 
 from __future__ import annotations
 
-import os
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
@@ -36,20 +37,42 @@ def from_file(path):
         return handle.read().strip(), "file:" + path
 
 
-def given_or_installed(given, version_file=OMNIBUS_VERSION_FILE, why="", fix=""):
-    """GitLabVersion from ``given`` (a module's gitlab_version) or else the version file on this host."""
+def exec_prefix(rails_command):
+    """The part of ``rails_command`` before ``gitlab-rails`` (``docker exec -i gitlab``); [] on Omnibus."""
+    return list(rails_command[:-1]) if rails_command else []
+
+
+def read_version_file(path, rails_command=None, run_command=None):
+    """(raw version, source) from the version file, read through ``rails_command``'s prefix when it has one.
+
+    OSError when it cannot be read, as for a local file.
+    """
+    prefix = exec_prefix(rails_command)
+    if not prefix or run_command is None:
+        return from_file(path)
+    rc, stdout, stderr = run_command(prefix + ["cat", path])
+    if rc != 0 or not stdout.strip():
+        raise OSError("`{0}` gave exit code {1}: {2}".format(" ".join(prefix + ["cat", path]), rc,
+                                                             (stderr or stdout).strip()[-300:]))
+    return stdout.strip(), "file:{0} via {1}".format(path, " ".join(prefix))
+
+
+def given_or_installed(given, version_file=OMNIBUS_VERSION_FILE, why="", fix="", rails_command=None,
+                       run_command=None):
+    """GitLabVersion from ``given`` (a module's gitlab_version) or else the version file on this host (inside
+    GitLab's container or pod when ``rails_command`` enters one)."""
     if given:
         return parse_gitlab_version(given, field="gitlab_version")
     try:
-        raw, _source = from_file(version_file)
-    except OSError:
-        raise DuoError("gitlab_version is not given and {0} cannot be read{1}. Fix: set gitlab_version (see "
-                       "gitlab_duo.self_hosted.gitlab_version), or version_file{2}.".format(version_file, why, fix),
+        raw, _source = read_version_file(version_file, rails_command, run_command)
+    except OSError as exc:
+        raise DuoError("gitlab_version is not given and {0} cannot be read{1} ({2}). Fix: set gitlab_version (see "
+                       "gitlab_duo.self_hosted.gitlab_version), or version_file{3}.".format(version_file, why, exc, fix),
                        field="gitlab_version")
     return parse_gitlab_version(raw, field=version_file)
 
 
-def detect(api=None, version_file=OMNIBUS_VERSION_FILE):
+def detect(api=None, version_file=OMNIBUS_VERSION_FILE, rails_command=None, run_command=None):
     """(raw version, source, GitLabVersion) or DuoError naming both ways tried."""
     problems = []
     if api is not None:
@@ -58,12 +81,14 @@ def detect(api=None, version_file=OMNIBUS_VERSION_FILE):
             return raw, source, parse_gitlab_version(raw, field="GitLab API version")
         except DuoError as exc:
             problems.append(exc.msg)
-    if version_file and os.path.isfile(version_file):
-        raw, source = from_file(version_file)
-        return raw, source, parse_gitlab_version(raw, field=version_file)
-    problems.append("no version file at {0}".format(version_file))
+    if version_file:
+        try:
+            raw, source = read_version_file(version_file, rails_command, run_command)
+            return raw, source, parse_gitlab_version(raw, field=version_file)
+        except OSError as exc:
+            problems.append("no readable version file at {0} ({1})".format(version_file, exc))
     if api is None:
         problems.append("no api_token given for the API")
     raise DuoError("Cannot tell the GitLab version: {0}. Fix: give api_url and an api_token with the read_user "
-                   "or ai_features scope, run on the GitLab (Omnibus) host, or set version_file or "
-                   "gitlab_version.".format("; ".join(problems)))
+                   "or ai_features scope, run on the GitLab host (or give the rails_command that reaches GitLab's "
+                   "container), or set version_file or gitlab_version.".format("; ".join(problems)))

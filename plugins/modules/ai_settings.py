@@ -147,7 +147,8 @@ def main():
         else:
             version = given_or_installed(params["gitlab_version"], params["version_file"],
                                          why=", so it is unknown where this GitLab keeps its AI settings",
-                                         fix=", or use api_token")
+                                         fix=", or use api_token", rails_command=params["rails_command"],
+                                         run_command=module.run_command)
             result = apply_with_runner(module.run_command, params["rails_command"],
                                        version, desired, module.check_mode)
             calls = 1

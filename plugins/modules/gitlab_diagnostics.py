@@ -144,7 +144,8 @@ def main():
     )
     params = module.params
     try:
-        version = given_or_installed(params["gitlab_version"], params["version_file"])
+        version = given_or_installed(params["gitlab_version"], params["version_file"],
+                                     rails_command=params["rails_command"], run_command=module.run_command)
         facts = checks.gather(module.run_command, params["rails_command"], version, params["user"],
                               params["round_trip"])
     except DuoError as exc:

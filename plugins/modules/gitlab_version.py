@@ -12,7 +12,8 @@ short_description: Detect the version of a GitLab instance
 version_added: 0.1.0
 description:
   - Asks the GitLab API (C(/api/v4/version), then C(/api/v4/metadata)) when O(api_token) is given, else
-    reads the version file GitLab installs on its host.
+    reads the version file GitLab installs on its host, or inside GitLab's container or pod when
+    O(rails_command) enters one (C(docker exec -i gitlab cat <file>)). Neither boots Rails.
   - The gateway image tag must track this version (see M(gitlab_duo.self_hosted.gateway_release)).
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
@@ -20,7 +21,9 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
   - gitlab_duo.self_hosted.gitlab
 notes:
-  - The API needs a token with the C(read_user) or C(ai_features) scope. O(rails_command) is not used.
+  - The API needs a token with the C(read_user) or C(ai_features) scope.
+  - O(rails_command) is only used for its prefix (everything before C(gitlab-rails)), to read O(version_file)
+    where GitLab runs; C(gitlab-rails) itself is never started.
 """
 
 EXAMPLES = r"""
@@ -33,6 +36,15 @@ EXAMPLES = r"""
     api_url: https://gitlab.example.com
     api_token: "{{ vault_gitlab_read_token }}"
   delegate_to: localhost
+
+- name: GitLab in Docker on this host (the file is read inside the container)
+  gitlab_duo.self_hosted.gitlab_version:
+    rails_command: [docker, exec, -i, gitlab, gitlab-rails]
+
+- name: GitLab on Kubernetes (the toolbox pod of the Helm chart keeps its version elsewhere)
+  gitlab_duo.self_hosted.gitlab_version:
+    rails_command: [kubectl, exec, -i, -n, gitlab, deploy/gitlab-toolbox, --, gitlab-rails]
+    version_file: /srv/gitlab/VERSION
 """
 
 RETURN = r"""
@@ -63,7 +75,7 @@ edition:
   returned: success
   type: str
 source:
-  description: Where the version came from (C(api:/api/v4/version), C(file:<path>)).
+  description: Where the version came from (C(api:/api/v4/version), C(file:<path>), C(file:<path> via <prefix>)).
   returned: success
   type: str
 """
@@ -81,7 +93,8 @@ def main():
     module = AnsibleModule(argument_spec=gitlab_argument_spec(), required_together=GITLAB_REQUIRED_TOGETHER,
                            supports_check_mode=True)
     try:
-        raw, source, version = detect(api_client(module.params), module.params["version_file"])
+        raw, source, version = detect(api_client(module.params), module.params["version_file"],
+                                      module.params["rails_command"], module.run_command)
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(changed=False, version=raw, normalized=format_version(version), major=version.major,
