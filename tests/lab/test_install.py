@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from .conftest import free_port, run_playbook, write_inventory
 
 
@@ -110,6 +112,37 @@ def test_preflight_refuses_localhost_gateway_name(lab, run_id, gitlab_factory, t
     assert result.rc != 0
     assert 'ai_gateway_hostname="localhost" is localhost, which GitLab cannot use to reach this host' in result.output
     assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
+
+
+@pytest.mark.parametrize("limits, message", [
+    ({"preflight_native_architectures": ["s390x"]},
+     "the gateway image is linux/amd64. Fix: set ai_gateway_platform=linux/amd64"),
+    ({"preflight_min_memory_mb": 100000000}, "the gateway needs at least 100000000 MB. Fix: add memory"),
+    ({"preflight_min_free_disk_mb": 1000000000}, "1000000000 MB are needed for the image. Fix: free space"),
+], ids=["architecture", "memory", "disk"])
+def test_preflight_limits_fail_before_any_change(lab, run_id, gitlab_factory, tmp_path, limits, message):
+    # The lab host passes the real limits, so each is raised above what it has (or its architecture excluded).
+    gitlab = gitlab_factory()
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, free_port(), run_id, **limits)
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    assert message in " ".join(result.output.split()), result.output
+    assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
+    assert gitlab.state["ai_settings"] == {}
+
+
+def test_platform_set_on_a_foreign_architecture(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    name = "duo-t-" + run_id
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, free_port(), run_id,
+                                preflight_native_architectures=["aarch64"], ai_gateway_platform="linux/amd64")
+    result = run_playbook(inventory)
+    assert result.rc == 0, result.output
+    container = lab.containers.get(name)
+    assert lab.images.get(container.attrs["Image"]).attrs["Architecture"] == "amd64"
+    again = run_playbook(inventory)
+    assert again.rc == 0 and again.changed() == 0, "a set platform must not recreate the gateway every run"
+    assert lab.containers.get(name).id == container.id
 
 
 def test_wrong_variable_type_fails_before_any_task(lab, run_id, gitlab_factory, tmp_path):
