@@ -68,6 +68,11 @@ CATALOGUE = {
         "The feature is not in the gitlab-cloud-connector gem's self-hosted list (self_hosted_models.yml).",
         "Confirm with CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1 (diagnosis only, never in production), then escalate.",
         "7.9"),
+    "gitlab.self_sign_tokens_on": (
+        "warning", "CLOUD_CONNECTOR_SELF_SIGN_TOKENS is set on GitLab",
+        "Left behind by a diagnosis of missing unit primitives; GitLab then signs its own Cloud Connector tokens.",
+        "Remove it from gitlab_rails['env'] (gitlab.rb), run gitlab-ctl reconfigure and restart GitLab: it is for "
+        "diagnosis only, never for production.", "7.9"),
     "gitlab.verify_task_failed": (
         "critical", "GitLab's own verify_self_hosted_setup reports failures",
         "See the failed checks in the evidence.", "Fix each failed check; rerun the task.", "6, 9"),

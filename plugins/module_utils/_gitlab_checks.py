@@ -30,6 +30,7 @@ facts['settings'] = probe.call do
   end
 end
 facts['legacy_env_url'] = ENV['AI_GATEWAY_URL']
+facts['self_sign_tokens'] = ENV['CLOUD_CONNECTOR_SELF_SIGN_TOKENS']
 user = request['user'] && User.find_by_username(request['user'])
 facts['user'] = if request['user'].nil?
                   nil
@@ -94,6 +95,9 @@ def fact_findings(facts, expected_url=None):
         found.append(passed("gitlab.ai_gateway_url", url))
     if facts.get("legacy_env_url"):
         found.append(finding("gitlab.legacy_ai_gateway_url_env", "AI_GATEWAY_URL=" + facts["legacy_env_url"]))
+    if facts.get("self_sign_tokens"):
+        found.append(finding("gitlab.self_sign_tokens_on",
+                             "CLOUD_CONNECTOR_SELF_SIGN_TOKENS=" + facts["self_sign_tokens"]))
     agent = settings.get("duo_agent_platform_service_url") or ""
     if agent.lower().startswith(("http://", "https://")):
         found.append(finding("gitlab.agent_platform_url_has_scheme", "duo_agent_platform_service_url=" + agent))

@@ -71,7 +71,7 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
                                 duo_agent_platform_service_url="http://gateway.duo-lab.test:50052")
     state["users"]["duo-user"]["code_suggestions"] = False
     state["feature_settings"] = []
-    state["env"] = {"AI_GATEWAY_URL": "http://legacy.example.com"}
+    state["env"] = {"AI_GATEWAY_URL": "http://legacy.example.com", "CLOUD_CONNECTOR_SELF_SIGN_TOKENS": "1"}
     with open(state_path, "w") as handle:
         json.dump(state, handle)
     shutil.copy(FAULTY_LLM_LOG, llm_log)
@@ -89,7 +89,8 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     data, findings = report(tmp_path, gitlab)
     expected = {
         "gitlab.ai_gateway_url_mismatch": "install.yml", "gitlab.agent_platform_url_has_scheme": "host:port",
-        "gitlab.legacy_ai_gateway_url_env": "AI_GATEWAY_URL", "gitlab.user_no_code_suggestions_access": "seat",
+        "gitlab.legacy_ai_gateway_url_env": "AI_GATEWAY_URL", "gitlab.self_sign_tokens_on": "never for production",
+        "gitlab.user_no_code_suggestions_access": "seat",
         "gitlab.features_not_self_hosted": "Self-hosted models", "gitlab.verify_task_failed": "failed check",
         "gateway.auth_bypass_on": "never bypass", "gateway.custom_models_disabled": "AIGW_CUSTOM_MODELS__ENABLED=true",
         "log.unauthorized": "license", "log.connection_refused": "gateway container", "log.timeout": "timeout",

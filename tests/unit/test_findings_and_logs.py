@@ -72,3 +72,15 @@ def test_llm_log_rules_and_redaction():
 def test_redact():
     assert rules.redact('Authorization: Bearer abc.def') == "Authorization: Bearer <redacted>"
     assert rules.redact('{"password": "hunter2"}') == '{"password": "<redacted>"}'
+
+
+def test_environment_left_over_from_a_diagnosis():
+    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_checks import fact_findings
+    healthy = {"settings": {"ai_gateway_url": "https://gw.example.com", "enabled_instance_verbose_ai_logs": True}}
+    ids = {item["id"] for item in fact_findings(healthy, "https://gw.example.com")}
+    assert "gitlab.self_sign_tokens_on" not in ids and "gitlab.legacy_ai_gateway_url_env" not in ids
+    left_over = dict(healthy, self_sign_tokens="1", legacy_env_url="http://old:5052")
+    found = {item["id"]: item for item in fact_findings(left_over, "https://gw.example.com")}
+    assert found["gitlab.self_sign_tokens_on"]["evidence"] == "CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1"
+    assert "never for production" in found["gitlab.self_sign_tokens_on"]["remedy"]
+    assert found["gitlab.legacy_ai_gateway_url_env"]["severity"] in ("warning", "critical")
