@@ -19,9 +19,12 @@ CATALOGUE = {
     "gitlab.model_round_trip_failed": (
         "critical", "GitLab cannot get an answer from the model through the gateway",
         "The user lacks Code Suggestions access, the instance is not set to self-hosted models, the gateway is "
-        "unreachable, or the model runs on the gateway's host without host networking.",
-        "Check the user's access and the self-hosted feature settings; prove GitLab -> gateway (healthz); if the "
-        "model server runs on the gateway host, run the gateway with network_mode=host.", "7.1"),
+        "unreachable, the model's endpoint or API key is wrong, or the model runs on the gateway's host without "
+        "host networking.",
+        "Check the user's access and the self-hosted feature settings; prove GitLab -> gateway (healthz); a 404 "
+        "from an OpenAI-compatible server means the endpoint lacks /v1, a 401 a missing or wrong model API key "
+        "(give round_trip.model_api_key); if the model server runs on the gateway host, run the gateway with "
+        "network_mode=host.", "7.1"),
     "gitlab.user_no_code_suggestions_access": (
         "critical", "The user cannot use Code Suggestions",
         "License invalid or expired, the instance is not configured for self-hosted models, or the user has no "

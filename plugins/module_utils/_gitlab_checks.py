@@ -58,9 +58,11 @@ facts['healthz'] = if url.to_s.empty?
                    end
 round_trip = request['round_trip']
 if round_trip && !url.to_s.empty?
+  # The model's API key comes on standard input, never in the script (which is on the command line).
+  model_api_key = round_trip['api_key_on_stdin'] ? $stdin.gets.to_s.chomp : nil
   facts['round_trip'] = probe.call do
     payload = { content: [{ role: :user, content: 'Hello' }], provider: :litellm, model: round_trip['model'],
-                model_endpoint: round_trip['model_endpoint'] }.compact
+                model_endpoint: round_trip['model_endpoint'], model_api_key: model_api_key }.compact
     client = Gitlab::Llm::AiGateway::Client.new(user || User.find_by_id(1), unit_primitive_name: :self_hosted_models)
     response = client.complete(url: "#{url.chomp('/')}/v1/chat/agent",
                                body: { prompt_components: [{ type: 'prompt',
@@ -74,9 +76,15 @@ facts
 
 
 def gather(run_command, prefix, version, user=None, round_trip=None):
-    """``round_trip``: {model, model_endpoint} for GitLab -> gateway -> model through GitLab's own client."""
+    """``round_trip``: {model, model_endpoint, model_api_key} for GitLab -> gateway -> model through GitLab's own
+    client; the key travels on the runner's standard input."""
     body = _RUNNER_BODY % {"record": LOCATIONS[location_for(version)]}
-    return _rails.run(run_command, prefix, body, {"user": user, "round_trip": round_trip or None})
+    trip, key = None, None
+    if round_trip:
+        trip = {"model": round_trip.get("model"), "model_endpoint": round_trip.get("model_endpoint")}
+        key = round_trip.get("model_api_key") or None
+        trip["api_key_on_stdin"] = key is not None
+    return _rails.run(run_command, prefix, body, {"user": user, "round_trip": trip}, secret=key)
 
 
 def fact_findings(facts, expected_url=None):

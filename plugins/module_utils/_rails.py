@@ -57,8 +57,16 @@ def parse_output(rc, stdout, stderr, command):
     return result
 
 
-def run(run_command, prefix, body, request):
-    """Run ``body`` via ``prefix + ['runner', <script>]`` with the module's run_command."""
+def run(run_command, prefix, body, request, secret=None):
+    """Run ``body`` via ``prefix + ['runner', <script>]`` with the module's run_command.
+
+    ``secret`` goes to the runner's standard input (the script reads it with ``$stdin.gets``), never into the
+    command line, where ``ps`` and process accounting would show it; ``docker exec -i`` and ``kubectl exec -i``
+    pass it on.
+    """
     command = list(prefix or OMNIBUS_RAILS) + ["runner", script(body, request)]
-    rc, stdout, stderr = run_command(command)
+    if secret is None:
+        rc, stdout, stderr = run_command(command)
+    else:
+        rc, stdout, stderr = run_command(command, data=secret)
     return parse_output(rc, stdout, stderr, list(prefix or OMNIBUS_RAILS))

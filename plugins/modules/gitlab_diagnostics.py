@@ -45,10 +45,22 @@ options:
     default: [gitlab-rails]
   round_trip:
     description:
-      - Also ask for an answer from a model through GitLab's own AI Gateway client (in the same Rails call) -
-        C(model) and C(model_endpoint). No model API key is sent (it would appear in the runner's command line);
-        use the troubleshoot role's deep test for a keyed endpoint.
+      - Also ask for an answer from a model through GitLab's own AI Gateway client, in the same Rails call
+        (check 7.1).
+      - The key goes to the runner on standard input, never on its command line, so O(rails_command) must keep
+        standard input attached (C(docker exec -i), C(kubectl exec -i)).
     type: dict
+    suboptions:
+      model:
+        description: The model name, as set up in GitLab (C(mistral), C(claude_3), ...).
+        type: str
+        required: true
+      model_endpoint:
+        description: The model's endpoint (an OpenAI-compatible server ends in C(/v1)).
+        type: str
+      model_api_key:
+        description: The model's API key, when its endpoint needs one.
+        type: str
   run_rake:
     description: Also run gitlab:duo:verify_self_hosted_setup (boots Rails a second time).
     type: bool
@@ -83,6 +95,16 @@ EXAMPLES = r"""
     expected_ai_gateway_url: https://ai-gateway.example.com
     user: duo-user
   register: gitlab_diag
+
+- name: GitLab in Docker, with a round trip to a keyed model (the key goes on the runner's standard input)
+  gitlab_duo.self_hosted.gitlab_diagnostics:
+    rails_command: [docker, exec, -i, gitlab, gitlab-rails]
+    expected_ai_gateway_url: https://ai-gateway.example.com
+    user: duo-user
+    round_trip:
+      model: mistral
+      model_endpoint: https://vllm.example.com:8000/v1
+      model_api_key: "{{ vault_model_api_key }}"
 """
 
 RETURN = r"""
@@ -132,7 +154,11 @@ def main():
             gitlab_version=dict(type="str"),
             version_file=dict(type="path", default=OMNIBUS_VERSION_FILE),
             rails_command=dict(type="list", elements="str", default=list(OMNIBUS_RAILS)),
-            round_trip=dict(type="dict"),
+            round_trip=dict(type="dict", options=dict(
+                model=dict(type="str", required=True),
+                model_endpoint=dict(type="str"),
+                model_api_key=dict(type="str", no_log=True),
+            )),
             run_rake=dict(type="bool", default=False),
             rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
             llm_log=dict(type="path", default=checks.LLM_LOG),

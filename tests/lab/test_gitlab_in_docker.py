@@ -49,7 +49,10 @@ def test_install_and_troubleshoot_through_docker_exec(lab, run_id, gitlab_factor
     calls = gitlab.runner_calls()
     diagnosed = run_playbook(inventory, "troubleshoot.yml", "-e", json.dumps(
         {"troubleshoot_user": "duo-user", "troubleshoot_llm_log": str(llm_log),
-         "troubleshoot_report_dir": str(tmp_path / "troubleshoot")}))
+         "troubleshoot_report_dir": str(tmp_path / "troubleshoot"),
+         # docker exec -i carries the key to the runner on standard input; the keyed stand-in model needs it.
+         "troubleshoot_round_trip": {"model": "mistral", "model_endpoint": "http://keyed-vllm.duo-lab.test:8000/v1",
+                                     "model_api_key": "sk-planted-docker-key"}}))
     assert diagnosed.rc == 0, diagnosed.output
     assert gitlab.runner_calls() - calls == 1
     with open(tmp_path / "troubleshoot" / (gitlab.name + ".json")) as handle:
@@ -57,6 +60,8 @@ def test_install_and_troubleshoot_through_docker_exec(lab, run_id, gitlab_factor
     problems = {key: item["evidence"] for key, item in findings.items() if item["severity"] in ("critical", "warning")}
     assert problems == {}, problems
     assert "gitlab.ai_gateway_url.ok" in findings
+    assert "gitlab.model_round_trip.ok" in findings
+    assert "sk-planted-docker-key" not in diagnosed.output
 
 
 def test_stopped_gitlab_container_is_named_in_the_error(lab, run_id, gitlab_factory):

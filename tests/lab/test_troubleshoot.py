@@ -2,8 +2,10 @@
 planted (in the container, in GitLab's database, in llm.log) and each is named with its remedy; secrets planted
 in the inventory and the logs appear nowhere in the report or the play's output."""
 
+import base64
 import json
 import os
+import re
 import shutil
 
 from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
@@ -222,3 +224,32 @@ def test_verbose_logs_on_for_the_run_then_set_back(lab, run_id, gitlab_factory, 
     _data, findings = report(tmp_path, gitlab)
     assert "gitlab.verbose_ai_logs_restored" in findings
     assert gitlab.state["ai_settings"]["enabled_instance_verbose_ai_logs"] is False and not marker.exists()
+
+
+def test_round_trip_to_a_keyed_model_keeps_the_key_off_the_command_line(lab, run_id, gitlab_factory, tmp_path):
+    gitlab, _gateway, inventory, extra, _llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
+    keyed = {"model": "mistral", "model_endpoint": "http://keyed-vllm.duo-lab.test:8000/v1"}
+
+    without_key = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps({"troubleshoot_round_trip": keyed}))
+    assert without_key.rc == 0, without_key.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "HTTP 401" in findings["gitlab.model_round_trip_failed"]["evidence"]
+    assert "model_api_key" in findings["gitlab.model_round_trip_failed"]["remedy"]
+
+    secret = "sk-planted-round-trip-key"
+    with_key = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
+        {"troubleshoot_round_trip": dict(keyed, model_api_key=secret)}))
+    assert with_key.rc == 0, with_key.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gitlab.model_round_trip.ok" in findings and "gitlab.model_round_trip_failed" not in findings
+    # The key reached the gateway (it answered), but through the runner's standard input only.
+    with open(os.path.join(gitlab.home, "runner-argv.log")) as handle:
+        command_lines = handle.read()
+    requests_sent = [json.loads(base64.b64decode(payload))
+                     for payload in re.findall(r"strict_decode64\('([A-Za-z0-9+/=]+)'\)", command_lines)]
+    last = requests_sent[-1]["round_trip"]
+    assert last["model_endpoint"] == keyed["model_endpoint"] and last["api_key_on_stdin"] is True
+    assert secret not in command_lines and all(secret not in json.dumps(item) for item in requests_sent)
+    assert secret not in with_key.output
+    for path in (tmp_path / "troubleshoot").iterdir():
+        assert secret not in path.read_text(), path

@@ -41,6 +41,15 @@ case "$method $path" in
   "POST /v1/chat/agent")
     model=$(printf '%s' "$body" | sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p')
     endpoint=$(printf '%s' "$body" | sed -n 's/.*"model_endpoint" *: *"\([^"]*\)".*/\1/p')
+    # A model server whose name says "keyed" wants an API key, like a hosted OpenAI-compatible endpoint.
+    case "$endpoint" in
+      *keyed*)
+        if ! printf '%s' "$body" | grep -q '"model_api_key" *: *"[^"]'; then
+          echo '{"level":"error","message":"litellm.AuthenticationError: 401 no API key for '"$endpoint"'"}' >&2
+          respond "401 Unauthorized" '{"detail":"litellm.AuthenticationError: 401 no API key"}'
+          exit 0
+        fi ;;
+    esac
     case "$endpoint" in
       ""|*/v1|*/v1/) ;;
       *)  # an OpenAI-compatible server (vLLM) without /v1 answers 404, and litellm says so
