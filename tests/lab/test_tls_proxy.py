@@ -1,13 +1,15 @@
 """install.yml with the TLS proxy on the lab: NGINX in a container (the lab's image of Debian's nginx), real
 ACME from Pebble through NGINX's webroot, renew.yml, and a configuration NGINX rejects."""
 
+import json
 import os
 import ssl
 import socket
+import subprocess
 
 import requests
 
-from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
+from .conftest import REPO, VENV_BIN, free_port, run_module, run_playbook, write_inventory
 
 PEBBLE_CA = os.path.join(REPO, ".lab", "pebble", "ca.pem")
 DOMAIN = "gateway.duo-lab.test"
@@ -182,3 +184,22 @@ def test_preflight_names_a_busy_proxy_port(lab, run_id, gitlab_factory, tmp_path
     assert result.rc != 0
     assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
     assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
+
+
+def test_systemd_unit_passes_systemd_analyze(tmp_path):
+    """Host mode with systemd cannot run here (no init system), but systemd itself checks the unit it would load."""
+    unit = tmp_path / "gitlab-ai-gateway-proxy.service"
+    values = {"tls_proxy_dir": "/etc/gitlab-ai-gateway/nginx", "tls_proxy_runtime_dir": "/etc/gitlab-ai-gateway/nginx/run"}
+    rendered = subprocess.run(
+        [os.path.join(VENV_BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.template",
+         "-a", "src={0} dest={1}".format(os.path.join(REPO, "roles", "tls_proxy", "templates", "proxy.service.j2"), unit),
+         "-e", json.dumps(values), "-e", "ansible_python_interpreter=" + os.path.join(VENV_BIN, "python")],
+        capture_output=True, text=True, check=False, cwd=REPO)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    text = unit.read_text()
+    assert "ExecStartPre=/usr/sbin/nginx -t -q -c /etc/gitlab-ai-gateway/nginx/nginx.conf" in text
+    assert "ExecReload=/usr/sbin/nginx -c /etc/gitlab-ai-gateway/nginx/nginx.conf -s reload" in text
+    verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False,
+                              timeout=60)
+    complaints = [line for line in (verified.stdout + verified.stderr).splitlines() if unit.name in line]
+    assert verified.returncode == 0 and complaints == [], verified.stdout + verified.stderr
