@@ -89,13 +89,7 @@ EXAMPLES = r"""
   gitlab_duo.self_hosted.gateway_probe:
     kind: http
     url: http://ai-gateway.example.com:5052/monitoring/healthz
-    min_days_left:
-    description:
-      - For C(https://) URLs, the certificate must be trusted (O(ca_path) or the system's CA store), match the
-        host name and have at least this many days left.
-    type: int
-    default: 7
-  fail_on_error: false
+    fail_on_error: false
   register: probe
 """
 
