@@ -15,3 +15,18 @@ options:
 requirements:
   - docker (the Docker SDK for Python) on the gateway host
 """
+
+    # The policies of a container the module runs (gateway, proxy).
+    CONTAINER = r"""
+options:
+  restart_policy:
+    description: Docker restart policy.
+    type: str
+    choices: ['no', always, unless-stopped, on-failure]
+    default: always
+  pull:
+    description: V(missing) pulls only an image not on the host, V(always) checks for a newer one, V(never) requires it loaded.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+"""

@@ -29,6 +29,10 @@ except ImportError:  # pragma: no cover - reported by the module
 
 # The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
 DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))
+# Options every container this collection runs takes (the gateway, the NGINX proxy); ensure_image owns the pull
+# policies. Documented by the gitlab_duo.self_hosted.docker.container doc fragment.
+RESTART_POLICY_OPTION = dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"])
+PULL_OPTION = dict(type="str", default="missing", choices=["missing", "always", "never"])
 MANAGED_LABEL = "gitlab_duo.self_hosted.managed"
 ENV_KEYS_LABEL = "gitlab_duo.self_hosted.env_keys"
 PREVIOUS_SUFFIX = "-previous"

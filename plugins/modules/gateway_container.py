@@ -41,6 +41,7 @@ attributes:
     support: full
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
+  - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.attributes
 options:
   name:
@@ -93,11 +94,6 @@ options:
     description: Host address the published port binds to.
     type: str
     default: 0.0.0.0
-  restart_policy:
-    description: Docker restart policy.
-    type: str
-    choices: ['no', always, unless-stopped, on-failure]
-    default: always
   ca_bundle:
     description:
       - CA bundle (PEM) on the gateway host, mounted read-only; C(SSL_CERT_FILE) and C(REQUESTS_CA_BUNDLE) point at it.
@@ -106,11 +102,6 @@ options:
   platform:
     description: Image platform. Defaults to C(linux/amd64) when the Docker host is not amd64.
     type: str
-  pull:
-    description: V(missing) pulls only an image not on the host, V(always) checks for a newer one, V(never) requires it loaded.
-    type: str
-    choices: [missing, always, never]
-    default: missing
   airgapped:
     description: Point the customers-portal and OIDC URLs at the GitLab URL, since no portal is reachable.
     type: bool
@@ -209,7 +200,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION,
+    DOCKER_HOST_OPTION, PULL_OPTION, RESTART_POLICY_OPTION,
     GatewayManager, GatewaySpec, docker_client, find, observe, plan, shown, split_image)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
@@ -331,10 +322,10 @@ def main():
             network_mode=dict(type="str", default="bridge"),
             published_port=dict(type="int"),
             bind_address=dict(type="str", default="0.0.0.0"),
-            restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
+            restart_policy=RESTART_POLICY_OPTION,
             ca_bundle=dict(type="path"),
             platform=dict(type="str"),
-            pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+            pull=PULL_OPTION,
             airgapped=dict(type="bool", default=False),
             jwt_keys_dir=dict(type="path", no_log=False),
             jwt_keys=dict(type="dict", no_log=True),

@@ -26,6 +26,7 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
+  - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.attributes
 attributes:
   check_mode:
@@ -84,16 +85,6 @@ options:
     description: Host address the ports bind to.
     type: str
     default: 0.0.0.0
-  restart_policy:
-    description: Docker restart policy.
-    type: str
-    choices: ['no', always, unless-stopped, on-failure]
-    default: always
-  pull:
-    description: Image pull policy.
-    type: str
-    choices: [missing, always, never]
-    default: missing
   labels:
     description: Extra container labels.
     type: dict
@@ -136,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _nginx
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, docker_client, ensure_image, find)
+    DOCKER_HOST_OPTION, PULL_OPTION, RESTART_POLICY_OPTION, docker_client, ensure_image, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
 
@@ -228,8 +219,8 @@ def main():
             http_port=dict(type="int", default=80),
             https_port=dict(type="int", default=443),
             bind_address=dict(type="str", default="0.0.0.0"),
-            restart_policy=dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"]),
-            pull=dict(type="str", default="missing", choices=["missing", "always", "never"]),
+            restart_policy=RESTART_POLICY_OPTION,
+            pull=PULL_OPTION,
             labels=dict(type="dict", default={}),
             docker_host=DOCKER_HOST_OPTION,
         ),
