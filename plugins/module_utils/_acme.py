@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime
 import os
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._certificates import (
+    load_private_key, new_private_key_pem)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
 
 try:
     import josepy
     from acme import challenges, client, crypto_util, errors, messages
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
     HAS_ACME = True
 except ImportError:  # pragma: no cover - reported by the module
     HAS_ACME = False
@@ -43,16 +43,16 @@ def directory_url(value):
 def account_key(path, check_mode=False):
     """(josepy JWK, created) for the account key at ``path``; created once (0600) and kept."""
     if os.path.exists(path):
-        with open(path, "rb") as handle:
-            return josepy.JWKRSA(key=serialization.load_pem_private_key(handle.read(), None)), False
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with open(path) as handle:
+            return josepy.JWKRSA(key=load_private_key(handle.read(), field="acme_account_key")), False
+    key_pem = new_private_key_pem("rsa")
     if not check_mode:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        # O_EXCL: never overwrite an account key another run created meanwhile.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return josepy.JWKRSA(key=key), True
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key_pem)
+    return josepy.JWKRSA(key=load_private_key(key_pem)), True
 
 
 def problem(exc):

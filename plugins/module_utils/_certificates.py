@@ -155,7 +155,9 @@ def still_good(current, domains, renew_before_days):
         and current["days_left"] > renew_before_days
 
 
-def _write(path, text, mode):
+def stage(path, text, mode):
+    """Write ``text`` to ``path``.new with ``mode`` (set even when a stale .new exists) and return that path;
+    the caller's os.replace() then swaps it in, so a reader never sees half a file."""
     descriptor = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
@@ -168,16 +170,17 @@ def install(cert_dir, fullchain_pem, key_pem):
     os.makedirs(cert_dir, mode=0o755, exist_ok=True)
     certificates = split_pem_chain(fullchain_pem)
     staged = [
-        (_write(os.path.join(cert_dir, PRIVKEY), key_pem, 0o600), os.path.join(cert_dir, PRIVKEY)),
-        (_write(os.path.join(cert_dir, CERT), certificates[0], 0o644), os.path.join(cert_dir, CERT)),
-        (_write(os.path.join(cert_dir, CHAIN), "".join(certificates[1:]), 0o644), os.path.join(cert_dir, CHAIN)),
-        (_write(os.path.join(cert_dir, FULLCHAIN), "".join(certificates), 0o644), os.path.join(cert_dir, FULLCHAIN)),
+        (stage(os.path.join(cert_dir, PRIVKEY), key_pem, 0o600), os.path.join(cert_dir, PRIVKEY)),
+        (stage(os.path.join(cert_dir, CERT), certificates[0], 0o644), os.path.join(cert_dir, CERT)),
+        (stage(os.path.join(cert_dir, CHAIN), "".join(certificates[1:]), 0o644), os.path.join(cert_dir, CHAIN)),
+        (stage(os.path.join(cert_dir, FULLCHAIN), "".join(certificates), 0o644), os.path.join(cert_dir, FULLCHAIN)),
     ]
     for temporary, final in staged:
         os.replace(temporary, final)
 
 
 def new_private_key_pem(kind="ec"):
+    """A new private key in PKCS#8 PEM: EC P-256, or RSA 2048 (``kind="rsa"``)."""
     key = ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode("ascii")

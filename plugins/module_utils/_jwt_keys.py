@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._certificates import (
+    HAS_CRYPTOGRAPHY, new_private_key_pem, stage)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-
-try:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover - reported by the module
-    HAS_CRYPTOGRAPHY = False
 
 # Environment variable -> file name in the key directory.
 JWT_KEY_VARIABLES = {
@@ -28,19 +23,6 @@ JWT_KEY_VARIABLES = {
     "DUO_WORKFLOW_SELF_SIGNED_JWT__SIGNING_KEY": "duo_workflow_signing_key.pem",
     "DUO_WORKFLOW_SELF_SIGNED_JWT__VALIDATION_KEY": "duo_workflow_validation_key.pem",
 }
-
-
-def new_private_key_pem():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode("ascii")
-
-
-def _write_private(path, text):
-    descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def load_or_create(directory, given=None, check_mode=False):
@@ -70,10 +52,10 @@ def load_or_create(directory, given=None, check_mode=False):
                 raise DuoError("Generating the gateway's JWT keys needs the Python library cryptography "
                                "on the gateway host. Fix: install it, or pass jwt_keys.")
             else:
-                wanted = new_private_key_pem()
+                wanted = new_private_key_pem("rsa")
         if wanted != stored and not check_mode:
             os.makedirs(directory, mode=0o700, exist_ok=True)
             os.chmod(directory, 0o700)
-            _write_private(path, wanted)
+            os.replace(stage(path, wanted, 0o600), path)
         keys[variable] = wanted
     return keys, created

@@ -36,3 +36,16 @@ def test_given_keys_win_and_persist(tmp_path):
     assert load_or_create(directory)[0]["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"] == given["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"]
     with pytest.raises(DuoError):
         load_or_create(directory, {"NOT_A_KEY": "x"})
+
+
+def test_a_stale_staging_file_does_not_leak_its_mode(tmp_path):
+    # A run cut off mid-write may leave <key>.new behind, world-readable; the key must still end up 0600.
+    directory = tmp_path / "keys"
+    directory.mkdir(mode=0o700)
+    stale = directory / (sorted(JWT_KEY_VARIABLES.values())[0] + ".new")
+    stale.write_text("half a key")
+    stale.chmod(0o644)
+    load_or_create(str(directory))
+    for filename in JWT_KEY_VARIABLES.values():
+        assert stat.S_IMODE(os.stat(directory / filename).st_mode) == 0o600, filename
+    assert not stale.exists()
