@@ -16,6 +16,15 @@ requirements:
   - docker (the Docker SDK for Python) on the gateway host
 """
 
+    # The gateway container the module works on.
+    GATEWAY = r"""
+options:
+  name:
+    description: Gateway container name.
+    type: str
+    default: gitlab-ai-gateway
+"""
+
     # The policies of a container the module runs (gateway, proxy).
     CONTAINER = r"""
 options:

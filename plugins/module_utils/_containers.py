@@ -31,6 +31,9 @@ except ImportError:  # pragma: no cover - reported by the module
 DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))
 # Options every container this collection runs takes (the gateway, the NGINX proxy); ensure_image owns the pull
 # policies. Documented by the gitlab_duo.self_hosted.docker.container doc fragment.
+DEFAULT_GATEWAY_NAME = "gitlab-ai-gateway"
+# The gateway container a module works on; documented by the gitlab_duo.self_hosted.docker.gateway fragment.
+GATEWAY_NAME_OPTION = dict(type="str", default=DEFAULT_GATEWAY_NAME)
 RESTART_POLICY_OPTION = dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"])
 PULL_OPTION = dict(type="str", default="missing", choices=["missing", "always", "never"])
 MANAGED_LABEL = "gitlab_duo.self_hosted.managed"

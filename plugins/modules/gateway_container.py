@@ -41,13 +41,10 @@ attributes:
     support: full
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
+  - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.attributes
 options:
-  name:
-    description: Container name.
-    type: str
-    default: gitlab-ai-gateway
   state:
     description:
       - V(present) makes the container run as declared; V(restarted) also restarts it when nothing changed;
@@ -200,7 +197,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, PULL_OPTION, RESTART_POLICY_OPTION,
+    DOCKER_HOST_OPTION, GATEWAY_NAME_OPTION, PULL_OPTION, RESTART_POLICY_OPTION,
     GatewayManager, GatewaySpec, docker_client, find, observe, plan, shown, split_image)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
@@ -311,7 +308,7 @@ def ensure_present(module, manager, spec, client):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", default="gitlab-ai-gateway"),
+            name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),
             gitlab_url=dict(type="str"),

@@ -20,12 +20,9 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
+  - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.attributes.read_only
 options:
-  name:
-    description: Gateway container name.
-    type: str
-    default: gitlab-ai-gateway
   endpoint:
     description: C(--endpoint), the gateway as seen from inside the container (C(localhost:5052)).
     type: str
@@ -72,7 +69,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _deep_test
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, docker_client, find)
+    DOCKER_HOST_OPTION, GATEWAY_NAME_OPTION, docker_client, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_checks import http_post_json_command
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
@@ -81,7 +78,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", default="gitlab-ai-gateway"),
+            name=GATEWAY_NAME_OPTION,
             endpoint=dict(type="str"),
             model_family=dict(type="str"),
             model_endpoint=dict(type="str"),

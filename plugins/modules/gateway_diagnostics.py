@@ -25,12 +25,9 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
+  - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.attributes.read_only
 options:
-  name:
-    description: Gateway container name.
-    type: str
-    default: gitlab-ai-gateway
   gitlab_url:
     description: URL of the instance the gateway serves (compared with C(AIGW_GITLAB_URL)).
     type: str
@@ -94,7 +91,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gateway_checks as checks
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, docker_client, find)
+    DOCKER_HOST_OPTION, GATEWAY_NAME_OPTION, docker_client, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import mask_env
@@ -140,7 +137,7 @@ def diagnose(client, params, collected):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", default="gitlab-ai-gateway"),
+            name=GATEWAY_NAME_OPTION,
             gitlab_url=dict(type="str"),
             gitlab_version=dict(type="str"),
             model_endpoints=dict(type="list", elements="dict", default=[]),

@@ -87,7 +87,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, docker_client)
+    DEFAULT_GATEWAY_NAME, DOCKER_HOST_OPTION, docker_client)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts import (
     free_bytes, hostname_facts, memory_bytes, port_facts)
@@ -96,7 +96,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            container_name=dict(type="str", default="gitlab-ai-gateway"),
+            container_name=dict(type="str", default=DEFAULT_GATEWAY_NAME),
             port=dict(type="int"),
             bind_address=dict(type="str", default="0.0.0.0"),
             proxy_ports=dict(type="list", elements="int", default=[]),
