@@ -16,13 +16,22 @@ requirements:
   - docker (the Docker SDK for Python) on the gateway host
 """
 
-    # The gateway container the module works on.
+    # The gateway container the module works on (module_utils/_gateway/container.py GATEWAY_NAME_OPTION).
     GATEWAY = r"""
 options:
   name:
     description: Gateway container name.
     type: str
     default: gitlab-ai-gateway
+"""
+
+    # BIND_ADDRESS_OPTION: where a published port listens on the host.
+    BIND_ADDRESS = r"""
+options:
+  bind_address:
+    description: Host address the published port(s) bind to; V(127.0.0.1) keeps them off the network.
+    type: str
+    default: 0.0.0.0
 """
 
     # The policies of a container the module runs (gateway, proxy).
@@ -38,4 +47,8 @@ options:
     type: str
     choices: [missing, always, never]
     default: missing
+  labels:
+    description: Extra container labels.
+    type: dict
+    default: {}
 """

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # How a module reaches a GitLab instance: its API with a token, or gitlab-rails on its host.
+    # How a module reaches a GitLab instance through its API (module_utils/_gitlab/options.py API_OPTIONS);
+    # modules that use it also take gitlab_duo.self_hosted.http.
     DOCUMENTATION = r"""
 options:
   api_url:
@@ -16,17 +17,11 @@ options:
     description:
       - A GitLab personal access token. With it the module uses the API and boots no Rails.
     type: str
-  validate_certs:
-    description: Verify GitLab's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle to verify GitLab's certificate with.
-    type: path
-  timeout:
-    description: Seconds to wait for each API request.
-    type: int
-    default: 30
+"""
+
+    # RAILS_COMMAND_OPTION
+    RAILS = r"""
+options:
   rails_command:
     description:
       - The command that runs C(gitlab-rails) on this host, as a list. V([gitlab-rails]) on Omnibus;
@@ -35,6 +30,11 @@ options:
     type: list
     elements: str
     default: [gitlab-rails]
+"""
+
+    # VERSION_FILE_OPTION
+    VERSION_FILE = r"""
+options:
   version_file:
     description:
       - GitLab's version file (Omnibus path by default).
@@ -42,4 +42,35 @@ options:
         before its last element is used as the prefix, as in C(docker exec -i gitlab cat <file>)). No Rails boot.
     type: path
     default: /opt/gitlab/embedded/service/gitlab-rails/VERSION
+"""
+
+    # GITLAB_VERSION_OPTION
+    VERSION = r"""
+options:
+  gitlab_version:
+    description:
+      - The instance's GitLab version as GitLab reports it (V(18.2.1-ee), V(v18.2.1-ee) or V(18.2.1)).
+      - When omitted it is read from O(version_file) where the module runs on the GitLab host.
+    type: str
+"""
+
+    # RAKE_COMMAND_OPTION and VERIFY_USER_OPTION: GitLab's gitlab:duo:verify_self_hosted_setup task.
+    RAKE = r"""
+options:
+  rake_command:
+    description: The command that runs C(gitlab-rake), as a list (e.g. V([docker, exec, gitlab, gitlab-rake])).
+    type: list
+    elements: str
+    default: [gitlab-rake]
+  user:
+    description: A user with a Duo seat whose access is checked (passed to the verify task); GitLab uses root when omitted.
+    type: str
+"""
+
+    # INSTANCE_URL_OPTION: the instance a gateway serves, as the gateway must call it.
+    INSTANCE_URL = r"""
+options:
+  gitlab_url:
+    description: URL of the GitLab instance the gateway serves (the gateway's C(AIGW_GITLAB_URL)).
+    type: str
 """

@@ -1,20 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: gitlab_duo.self_hosted contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HTTP(S) probes with retries (private to gitlab_duo.self_hosted).
-
-One probe is one URL with an expected status (and optionally a body fragment); the result is a
-plain dict that modules return and later roles and reports reuse.
+"""The one HTTP layer (private to gitlab_duo.self_hosted): the GitLab API client, the registry client and the
+probes all go through ``Session``, which holds the TLS and timeout settings and maps ``requests`` errors to a
+``DuoError`` that says what to fix.
 """
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
-from urllib.parse import urlsplit
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 
 try:
     import requests
@@ -22,21 +18,82 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_REQUESTS = False
 
+# The options of every module that makes HTTP requests; documented by the gitlab_duo.self_hosted.http fragment.
+VALIDATE_CERTS_OPTION = dict(type="bool", default=True)
+CA_PATH_OPTION = dict(type="path")
+TIMEOUT_OPTION = dict(type="int", default=30)
+HTTP_OPTIONS = dict(validate_certs=VALIDATE_CERTS_OPTION, ca_path=CA_PATH_OPTION, timeout=TIMEOUT_OPTION)
+
 BODY_EXCERPT = 300
-UNAUTHENTICATED_ANSWER = "No authorization header presented"
 
 
-def probe_once(url, expect_status=200, expect_body=None, timeout=5, verify=True, headers=None, session=None):
+def verify_setting(validate_certs=True, ca_path=None):
+    """What ``requests`` takes as ``verify``: the CA bundle, True (the system's CAs) or False."""
+    return (ca_path or True) if validate_certs else False
+
+
+def reason(exc):
+    """One line that says what went wrong with a request."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error: {0}".format(exc)
+    return "{0}: {1}".format(type(exc).__name__, exc)
+
+
+def fix_for(exc):
+    if isinstance(exc, requests.exceptions.SSLError):
+        return ("trust the server's CA (ca_path, or the CA bundle of this host) or fix its certificate; "
+                "validate_certs=false only for a test")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "check that the server answers and that no proxy holds the request, or raise timeout"
+    return "check the address, DNS, proxy settings (HTTPS_PROXY/NO_PROXY) and firewalls between this host and it"
+
+
+class Session:
+    """A ``requests`` session with the collection's TLS/timeout settings; ``request`` raises DuoError on network
+    errors (an HTTP error status is an answer, for the caller to judge)."""
+
+    def __init__(self, validate_certs=True, ca_path=None, timeout=30, headers=None, auth=None):
+        if not HAS_REQUESTS:
+            raise DuoError("The requests library for Python is missing on this host. Fix: pip install requests")
+        self.verify = verify_setting(validate_certs, ca_path)
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.headers.update(headers or {})
+        self._session.auth = auth
+
+    @classmethod
+    def from_params(cls, params, headers=None):
+        """A session from a module's HTTP_OPTIONS."""
+        return cls(params["validate_certs"], params.get("ca_path"), params["timeout"], headers)
+
+    def request(self, method, url, target, **kwargs):
+        """The response; DuoError naming ``target`` (who should answer) when no answer comes."""
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("verify", self.verify)
+        try:
+            return self._session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            raise DuoError("Cannot reach {0} ({1}): {2}. Fix: {3}.".format(target, url, reason(exc), fix_for(exc)),
+                           reason=reason(exc))
+
+    def close(self):
+        self._session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def probe_once(session, url, expect_status=200, expect_body=None, headers=None):
     """GET ``url`` once; return the probe result dict (never raises for network errors)."""
-    getter = session or requests
     started = time.monotonic()
     result = {"url": url, "expect_status": expect_status, "ok": False, "status": None, "error": None, "body": None}
     try:
-        response = getter.get(url, timeout=timeout, verify=verify, headers=headers or {}, allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
-        result["error"] = "TLS error: {0}".format(exc)
-    except requests.RequestException as exc:
-        result["error"] = "{0}: {1}".format(type(exc).__name__, exc)
+        response = session.request("GET", url, url, headers=headers or {}, allow_redirects=False)
+    except DuoError as exc:
+        result["error"] = exc.details["reason"]
     else:
         result["status"] = response.status_code
         result["body"] = response.text[:BODY_EXCERPT]
@@ -51,59 +108,16 @@ def probe_once(url, expect_status=200, expect_body=None, timeout=5, verify=True,
     return result
 
 
-def probe(url, expect_status=200, expect_body=None, retries=0, delay=1.0, timeout=5, verify=True, headers=None,
-          deadline=None):
+def probe(url, expect_status=200, expect_body=None, retries=0, delay=1.0, timeout=5, validate_certs=True,
+          ca_path=None, headers=None, deadline=None):
     """Probe until it passes, ``retries`` more times or until ``deadline`` (monotonic seconds) passes."""
     attempts = 0
-    with requests.Session() as session:
+    with Session(validate_certs, ca_path, timeout) as session:
         while True:
             attempts += 1
-            result = probe_once(url, expect_status, expect_body, timeout, verify, headers, session)
+            result = probe_once(session, url, expect_status, expect_body, headers)
             out_of_time = deadline is not None and time.monotonic() + delay > deadline
             if result["ok"] or (deadline is None and attempts > retries) or out_of_time:
                 result["attempts"] = attempts
                 return result
             time.sleep(delay)
-
-
-def gateway_health(base_url, deadline, delay=1.0, verify=True, expect_auth=True):
-    """The gateway's two documented answers: /monitoring/healthz = 200 and the 401 root (unless authentication
-    is bypassed for troubleshooting, when the root answers without it)."""
-    base = base_url.rstrip("/")
-    healthz = probe(base + "/monitoring/healthz", 200, deadline=deadline, delay=delay, verify=verify)
-    if not healthz["ok"]:
-        return healthz, None
-    if not expect_auth:
-        return healthz, dict(healthz, url=base + "/", ok=True, skipped="authentication is bypassed")
-    root = probe(base + "/", 401, UNAUTHENTICATED_ANSWER, deadline=deadline, delay=delay, verify=verify)
-    return healthz, root
-
-
-def tls_details(url, ca_path=None, timeout=5):
-    """The certificate a TLS server presents for ``url``'s host: verified against ``ca_path`` (or the system's
-    CA store) with hostname check, plus names, expiry and days left. Never raises for network errors."""
-    parts = urlsplit(url)
-    host, port = parts.hostname, parts.port or 443
-    details = {"host": host, "port": port, "verified": False, "error": None}
-    context = ssl.create_default_context(cafile=ca_path or None)
-    der = None
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            with context.wrap_socket(sock, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
-                details.update(verified=True, protocol=tls.version())
-    except ssl.SSLCertVerificationError as exc:
-        details["error"] = "certificate not trusted: {0}".format(exc.verify_message)
-        unverified = ssl._create_unverified_context()  # only to read what the server presents
-        try:
-            with socket.create_connection((host, port), timeout=timeout) as sock:
-                with unverified.wrap_socket(sock, server_hostname=host) as tls:
-                    der = tls.getpeercert(binary_form=True)
-                    details["protocol"] = tls.version()
-        except (OSError, ssl.SSLError):
-            pass
-    except (OSError, ssl.SSLError) as exc:
-        details["error"] = "TLS connection failed: {0}".format(exc)
-    if der and _certificates.HAS_CRYPTOGRAPHY:
-        details.update(_certificates.describe(_certificates.load_certificate(ssl.DER_cert_to_PEM_cert(der))))
-    return details

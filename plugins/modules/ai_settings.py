@@ -30,6 +30,10 @@ author:
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes
   - gitlab_duo.self_hosted.gitlab
+  - gitlab_duo.self_hosted.gitlab.rails
+  - gitlab_duo.self_hosted.gitlab.version_file
+  - gitlab_duo.self_hosted.gitlab.version
+  - gitlab_duo.self_hosted.http
 attributes:
   check_mode:
     support: full
@@ -54,11 +58,7 @@ options:
   allow_local_urls:
     description: Accept a localhost or loopback O(ai_gateway_url) (labs, or GitLab's outbound allowlist set).
     type: bool
-    default: false
-  gitlab_version:
-    description: The instance's GitLab version; read from O(version_file) when omitted. Not needed with O(api_token).
-    type: str
-"""
+    default: false"""
 
 EXAMPLES = r"""
 - name: Point GitLab at the gateway (Omnibus host, Rails runner)
@@ -114,13 +114,9 @@ rails_runner_calls:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._ai_settings import (
-    apply_with_api, apply_with_runner, desired_settings)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_args import (
-    GITLAB_REQUIRED_TOGETHER, api_client, gitlab_argument_spec)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import given_or_installed
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import apply
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_REQUIRED_TOGETHER, GITLAB_VERSION_OPTION, gitlab_argument_spec
 
 def main():
     module = AnsibleModule(
@@ -130,33 +126,16 @@ def main():
             duo_agent_platform_service_url=dict(type="str"),
             enabled_instance_verbose_ai_logs=dict(type="bool"),
             allow_local_urls=dict(type="bool", default=False),
-            gitlab_version=dict(type="str"),
+            gitlab_version=GITLAB_VERSION_OPTION,
         ),
         required_together=GITLAB_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
-    params = module.params
     try:
-        desired = desired_settings(params["ai_gateway_url"], params["ai_gateway_timeout_seconds"],
-                                   params["duo_agent_platform_service_url"],
-                                   params["enabled_instance_verbose_ai_logs"], params["allow_local_urls"])
-        api = api_client(params)
-        if api is not None:
-            result = apply_with_api(api, desired, module.check_mode)
-            calls = 0
-        else:
-            version = given_or_installed(params["gitlab_version"], params["version_file"],
-                                         why=", so it is unknown where this GitLab keeps its AI settings",
-                                         fix=", or use api_token", rails_command=params["rails_command"],
-                                         run_command=module.run_command)
-            result = apply_with_runner(module.run_command, params["rails_command"],
-                                       version, desired, module.check_mode)
-            calls = 1
+        result = apply(module.params, module.check_mode, module.run_command)
     except DuoError as exc:
         exc.fail(module)
-    module.exit_json(changed=bool(result["changed"]), before=result["before"], after=result["after"],
-                     changes=result["changed"], method=result["method"], location=result["location"],
-                     rails_runner_calls=calls, diff={"before": result["before"], "after": result["after"]})
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

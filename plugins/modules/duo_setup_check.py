@@ -19,15 +19,8 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.gitlab.rake
 options:
-  user:
-    description: A user with a Duo seat to check access for; GitLab uses root when omitted.
-    type: str
-  rake_command:
-    description: The command that runs C(gitlab-rake), as a list (e.g. V([docker, exec, gitlab, gitlab-rake])).
-    type: list
-    elements: str
-    default: [gitlab-rake]
   fail_on_failed:
     description: Fail the task when any check failed.
     type: bool
@@ -69,29 +62,23 @@ exit_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import RAKE_COMMAND_OPTION, VERIFY_USER_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import run
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            user=dict(type="str"),
-            rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
+            user=VERIFY_USER_OPTION,
+            rake_command=RAKE_COMMAND_OPTION,
             fail_on_failed=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    command = module.params["rake_command"] + [task_name(module.params["user"])]
-    rc, stdout, stderr = module.run_command(command)
-    result = parse(stdout)
-    result.update(exit_code=rc, ok=result["counts"]["failed"] == 0 and bool(result["checks"]), changed=False)
-    if not result["checks"]:
-        module.fail_json(msg="`{0}` printed no ✔/✗/⚠ lines (exit code {1}). Fix: check rake_command and that this "
-                             "GitLab version has the task. Output: {2}".format(" ".join(command), rc,
-                                                                               (stderr or stdout)[-500:]), **result)
-    if module.params["fail_on_failed"] and result["counts"]["failed"]:
-        failed = "; ".join(check["text"] for check in result["checks"] if check["status"] == "failed")
-        module.fail_json(msg="GitLab's Duo verification failed: " + failed, **result)
+    try:
+        result = run(module.params, module.run_command)
+    except DuoError as exc:
+        exc.fail(module)
     module.exit_json(**result)
 
 

@@ -44,6 +44,8 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.attributes
+  - gitlab_duo.self_hosted.gitlab.instance_url
+  - gitlab_duo.self_hosted.docker.bind_address
 options:
   state:
     description:
@@ -54,9 +56,6 @@ options:
     default: present
   image:
     description: Full image reference with a release tag (see M(gitlab_duo.self_hosted.gateway_release)).
-    type: str
-  gitlab_url:
-    description: URL of the GitLab instance the gateway serves (C(AIGW_GITLAB_URL)). Required unless V(absent).
     type: str
   gitlab_api_url:
     description: C(AIGW_GITLAB_API_URL); defaults to O(gitlab_url) + C(/api/v4/).
@@ -87,10 +86,6 @@ options:
       - Host port published for the gateway's port 5052. Defaults to 5052 on V(bridge); not allowed with
         O(network_mode=host). Use V(0) to publish nothing (a proxy on the same network reaches it).
     type: int
-  bind_address:
-    description: Host address the published port binds to.
-    type: str
-    default: 0.0.0.0
   ca_bundle:
     description:
       - CA bundle (PEM) on the gateway host, mounted read-only; C(SSL_CERT_FILE) and C(REQUESTS_CA_BUNDLE) point at it.
@@ -127,12 +122,7 @@ options:
   stop_timeout:
     description: Seconds Docker waits for the gateway to stop.
     type: int
-    default: 10
-  labels:
-    description: Extra container labels.
-    type: dict
-    default: {}
-"""
+    default: 10"""
 
 EXAMPLES = r"""
 - name: Run the gateway for GitLab 18.2
@@ -192,117 +182,13 @@ logs:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, GATEWAY_NAME_OPTION, PULL_OPTION, RESTART_POLICY_OPTION,
-    GatewayManager, GatewaySpec, docker_client, find, observe, plan, shown, split_image)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_env import (
-    CA_BUNDLE_IN_CONTAINER, gateway_environment)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._jwt_keys import JWT_KEY_VARIABLES, load_or_create
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
-
-REFUSED_TAGS = ("latest", "nightly")
-
-
-def checked_image(image):
-    _repository, tag = split_image(image or "")
-    if not image or tag is None:
-        raise InputError("image", image, "has no tag", "pin a release tag, e.g. ...model-gateway:self-hosted-v18.2.2-ee")
-    if tag in REFUSED_TAGS or tag.startswith("nightly"):
-        raise InputError("image", image, "uses '{0}', which is built from the main branch and not backward "
-                         "compatible".format(tag), "pin the self-hosted-vX.Y.Z-ee tag for your GitLab version")
-    return image
-
-
-def build_spec(params, client):
-    host_network = params["network_mode"] == "host"
-    if host_network and params["published_port"] not in (None, 0):
-        raise InputError("published_port", params["published_port"], "cannot be used with network_mode=host "
-                         "(the gateway listens on the host's port 5052 directly)", "remove published_port")
-    port = params["published_port"]
-    if port is None and not host_network:
-        port = 5052
-    if port == 0:
-        port = None
-    if port is not None:
-        port_number("published_port", port)
-    binds = []
-    if params["ca_bundle"]:
-        if not os.path.isfile(params["ca_bundle"]):
-            raise InputError("ca_bundle", params["ca_bundle"], "is not a file on the gateway host",
-                             "copy the PEM bundle there first")
-        binds.append("{0}:{1}:ro".format(params["ca_bundle"], CA_BUNDLE_IN_CONTAINER))
-    env = gateway_environment(
-        params["gitlab_url"], params["gitlab_api_url"], params["custom_models_enabled"], host_network,
-        bool(params["ca_bundle"]), params["airgapped"], params["env"], params["secret_env"],
-        params["allow_auth_bypass"])
-    platform = params["platform"]
-    if platform is None and client is not None:
-        architecture = client.info().get("Architecture", "")
-        if architecture not in ("x86_64", "amd64"):
-            platform = "linux/amd64"
-    return GatewaySpec(
-        name=params["name"], image=checked_image(params["image"]), env=env,
-        secret_names=tuple(params["secret_env"]) + tuple(JWT_KEY_VARIABLES),
-        network_mode=params["network_mode"], published_port=port, bind_address=params["bind_address"],
-        restart_policy=params["restart_policy"], binds=binds, platform=platform, labels=params["labels"],
-        pull=params["pull"], health_timeout=params["health_timeout"], health_url=params["health_url"],
-        stop_timeout=params["stop_timeout"])
-
-
-def describe_container(manager, container):
-    container.reload()
-    return {"name": container.name, "id": container.id, "image": container.attrs["Config"]["Image"],
-            "image_id": container.attrs["Image"], "status": container.status,
-            "health_url": manager.health_url(container)}
-
-
-def ensure_present(module, manager, spec, client):
-    params = module.params
-    result = {"changed": False, "changes": [], "jwt_keys_generated": []}
-    if manager.restore_interrupted() is not None:
-        result.update(changed=True, restored_interrupted=True)
-    if params["manage_jwt_keys"]:
-        keys_dir = params["jwt_keys_dir"] or os.path.join("/etc/gitlab-ai-gateway", spec.name)
-        keys, created = load_or_create(keys_dir, params["jwt_keys"], module.check_mode)
-        spec.env.update(keys)
-        spec.env = dict(sorted(spec.env.items()))
-        result["jwt_keys_generated"] = created
-        result["changed"] = result["changed"] or bool(created)
-    existing = find(client, spec.name)
-    image_id = manager.ensure_image()
-    before = observe(existing, spec) if existing is not None else None
-    after = spec.desired()
-    changes = plan(before, after)
-    if existing is not None and image_id and existing.attrs["Image"] != image_id and "image" not in changes:
-        changes.append("image_id")
-    result["diff"] = {"before": shown(before, spec), "after": shown(after, spec)}
-    result["changes"] = changes
-    if not changes:
-        if params["state"] == "restarted":
-            result["changed"] = True
-            result["health"] = manager.restart(existing)
-        else:
-            result["health"] = manager.health_or_fail(existing)
-        container = existing
-    elif changes == ["running"]:
-        result["changed"] = True
-        if not module.check_mode:
-            existing.start()
-        result["health"] = manager.health_or_fail(existing)
-        container = existing
-    else:
-        result["changed"] = True
-        if module.check_mode:
-            return result
-        container, result["health"] = manager.replace(existing)
-    if not module.check_mode or existing is not None:
-        result["container"] = describe_container(manager, container)
-    return result
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
+    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION, reconcile
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import INSTANCE_URL_OPTION
 
 
 def main():
@@ -311,14 +197,14 @@ def main():
             name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),
-            gitlab_url=dict(type="str"),
+            gitlab_url=INSTANCE_URL_OPTION,
             gitlab_api_url=dict(type="str"),
             custom_models_enabled=dict(type="bool", default=True),
             env=dict(type="dict", default={}),
             secret_env=dict(type="dict", default={}, no_log=True),
             network_mode=dict(type="str", default="bridge"),
             published_port=dict(type="int"),
-            bind_address=dict(type="str", default="0.0.0.0"),
+            bind_address=BIND_ADDRESS_OPTION,
             restart_policy=RESTART_POLICY_OPTION,
             ca_bundle=dict(type="path"),
             platform=dict(type="str"),
@@ -331,29 +217,17 @@ def main():
             health_timeout=dict(type="int", default=120),
             health_url=dict(type="str"),
             stop_timeout=dict(type="int", default=10),
-            labels=dict(type="dict", default={}),
+            labels=LABELS_OPTION,
             docker_host=DOCKER_HOST_OPTION,
         ),
         required_if=[("state", "present", ("image", "gitlab_url")), ("state", "restarted", ("image", "gitlab_url"))],
         supports_check_mode=True,
     )
-    params = module.params
     try:
-        if params["state"] == "absent":
-            client = docker_client(params["docker_host"])
-            manager = GatewayManager(client, GatewaySpec(name=params["name"], image="", env={}), module.check_mode)
-            removed = manager.remove()
-            module.exit_json(changed=removed, changes=["container"] if removed else [],
-                             diff={"before": {"name": params["name"]} if removed else {}, "after": {}})
-        # Validate every input before touching Docker.
-        spec = build_spec(params, None)
-        client = docker_client(params["docker_host"])
-        if params["platform"] is None:
-            spec = build_spec(params, client)
-        manager = GatewayManager(client, spec, module.check_mode)
-        module.exit_json(**ensure_present(module, manager, spec, client))
+        result = reconcile(module.params, module.check_mode)
     except DuoError as exc:
         exc.fail(module)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

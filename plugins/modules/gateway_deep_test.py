@@ -67,13 +67,10 @@ output:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _deep_test
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DOCKER_HOST_OPTION, GATEWAY_NAME_OPTION, docker_client, find)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import DOCKER_HOST_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway_checks import http_post_json_command
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.deep_check import run
 
 def main():
     module = AnsibleModule(
@@ -90,26 +87,10 @@ def main():
         supports_check_mode=True,
     )
     try:
-        container = find(docker_client(module.params["docker_host"]), module.params["name"])
+        result = run(module.params)
     except DuoError as exc:
         exc.fail(module)
-    if container is None:
-        module.fail_json(msg="No container named {0!r}. Fix: install the gateway first.".format(module.params["name"]))
-    result = container.exec_run(_deep_test.command(module.params))
-    output = result.output.decode("utf-8", "replace")
-    if module.params["api_key"]:
-        output = output.replace(module.params["api_key"], "<redacted>")
-    output = redact(output)
-    findings = _deep_test.findings(result.exit_code, output)
-    params = module.params
-    if params["model_name"]:
-        port = (params["endpoint"] or "localhost:5052").rsplit(":", 1)[-1]
-        answer = container.exec_run(http_post_json_command(
-            "http://127.0.0.1:{0}/v1/chat/agent".format(port),
-            _deep_test.chat_agent_body(params["model_name"], params["model_endpoint"])))
-        findings += _deep_test.chat_agent_findings(answer.exit_code, answer.output.decode("utf-8", "replace"),
-                                                   params["model_name"], params["model_endpoint"])
-    module.exit_json(changed=False, findings=findings, output=output)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

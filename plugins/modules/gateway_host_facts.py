@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.docker.bind_address
 options:
   container_name:
     description: Name of the gateway container (a port it holds counts as ours).
@@ -28,10 +29,6 @@ options:
   port:
     description: Host port the gateway will publish; omit for host networking or no published port.
     type: int
-  bind_address:
-    description: Address the port binds to.
-    type: str
-    default: 0.0.0.0
   proxy_ports:
     description: Host ports the TLS proxy will publish (80 and 443); a port held by O(proxy_container_name) counts as ours.
     type: list
@@ -82,51 +79,28 @@ hostname:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._containers import (
-    DEFAULT_GATEWAY_NAME, DOCKER_HOST_OPTION, docker_client)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._host_facts import (
-    free_bytes, hostname_facts, memory_bytes, port_facts)
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import DEFAULT_GATEWAY_NAME
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.host_facts import collect
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             container_name=dict(type="str", default=DEFAULT_GATEWAY_NAME),
             port=dict(type="int"),
-            bind_address=dict(type="str", default="0.0.0.0"),
+            bind_address=BIND_ADDRESS_OPTION,
             proxy_ports=dict(type="list", elements="int", default=[]),
-            proxy_container_name=dict(type="str", default="gitlab-ai-gateway-proxy"),
+            proxy_container_name=PROXY_NAME_OPTION,
             proxy_bind_address=dict(type="str", default="0.0.0.0"),
             hostname=dict(type="str"),
             docker_host=DOCKER_HOST_OPTION,
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    result = {"changed": False, "memory_bytes": memory_bytes(), "docker": {"reachable": False}}
-    client = None
-    try:
-        client = docker_client(params["docker_host"], timeout=20)
-        info = client.info()
-        root = info.get("DockerRootDir") or "/var/lib/docker"
-        result["docker"] = {"reachable": True, "version": info.get("ServerVersion"),
-                            "architecture": info.get("Architecture"), "root_dir": root,
-                            "root_free_bytes": free_bytes(root) if os.path.isdir(root) else None}
-    except DuoError as exc:
-        result["docker"]["error"] = exc.msg
-    if params["port"] is not None:
-        result["port"] = port_facts(client, params["bind_address"], params["port"], params["container_name"])
-    result["proxy_ports"] = [port_facts(client, params["proxy_bind_address"], port, params["proxy_container_name"])
-                             for port in params["proxy_ports"]]
-    if params["hostname"]:
-        result["hostname"] = hostname_facts(params["hostname"])
-    module.exit_json(**result)
-
+    module.exit_json(**collect(module.params))
 
 if __name__ == "__main__":
     main()

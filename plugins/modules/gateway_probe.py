@@ -24,6 +24,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.http
 options:
   url:
     description: The gateway's base URL (O(kind=gateway)) or the URL to GET (O(kind=http)).
@@ -49,23 +50,13 @@ options:
     description: Seconds between attempts.
     type: float
     default: 2
-  timeout:
-    description: Seconds to wait for each answer.
-    type: int
-    default: 5
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle to verify with.
-    type: path
   headers:
     description: Extra request headers (values are treated as secrets).
     type: dict
-  name:
-    description: A label for the result (which path this probe tests).
+  label:
+    description: A label for the result (which path this probe tests). The alias O(name) is deprecated.
     type: str
+    aliases: [name]
   min_days_left:
     description:
       - For C(https://) URLs, the certificate must be trusted (O(ca_path) or the system's CA store), match the
@@ -82,7 +73,7 @@ EXAMPLES = r"""
 - name: GitLab host can reach the gateway
   gitlab_duo.self_hosted.gateway_probe:
     url: https://ai-gateway.example.com
-    name: gitlab_to_gateway
+    label: gitlab_to_gateway
   delegate_to: gitlab.example.com
 
 - name: One URL, no failure, for a report
@@ -98,8 +89,12 @@ ok:
   description: Every probe passed.
   returned: always
   type: bool
+label:
+  description: The label given in O(label).
+  returned: always
+  type: str
 name:
-  description: The label given in O(name).
+  description: The label given in O(label) (kept for playbooks written before O(label); use RV(label)).
   returned: always
   type: str
 probes:
@@ -120,13 +115,11 @@ tls:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import (
-    HAS_REQUESTS, UNAUTHENTICATED_ANSWER, probe, tls_details)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import run
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import HTTP_OPTIONS
 
 def main():
     module = AnsibleModule(
@@ -137,48 +130,24 @@ def main():
             expect_body=dict(type="str"),
             retries=dict(type="int", default=3),
             delay=dict(type="float", default=2),
-            timeout=dict(type="int", default=5),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
             headers=dict(type="dict", no_log=True),
-            name=dict(type="str"),
+            label=dict(type="str", aliases=["name"], deprecated_aliases=[
+                dict(name="name", version="1.0.0", collection_name="gitlab_duo.self_hosted")]),
             min_days_left=dict(type="int", default=7),
             fail_on_error=dict(type="bool", default=True),
+            **HTTP_OPTIONS
         ),
         supports_check_mode=True,
     )
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"))
     params = module.params
     try:
-        url = http_url("url", params["url"])
+        result = run(params)
     except DuoError as exc:
         exc.fail(module)
-    if params["kind"] == "gateway":
-        targets = [(url + "/monitoring/healthz", 200, None), (url + "/", 401, UNAUTHENTICATED_ANSWER)]
-    else:
-        targets = [(params["url"], params["expect_status"], params["expect_body"])]
-    verify = (params["ca_path"] or True) if params["validate_certs"] else False
-    probes = [probe(target, status, body, params["retries"], params["delay"], params["timeout"], verify,
-                    params["headers"]) for target, status, body in targets]
-    ok = all(result["ok"] for result in probes)
-    result = dict(changed=False, ok=ok, probes=probes, name=params["name"])
-    problems = ["{0}: {1}".format(p["url"], p["error"]) for p in probes if not p["ok"]]
-    if url.startswith("https://"):
-        tls = tls_details(url, params["ca_path"] if params["validate_certs"] else None, params["timeout"])
-        result["tls"] = tls
-        if params["validate_certs"] and not tls["verified"]:
-            problems.append("TLS: {0}".format(tls["error"]))
-        elif tls.get("days_left") is not None and tls["days_left"] < params["min_days_left"]:
-            problems.append("TLS: the certificate expires in {0} days ({1}); renew it (playbooks/renew.yml)".format(
-                tls["days_left"], tls["not_after"]))
-        result["ok"] = ok = ok and not problems
-    result["problems"] = problems
-    if not ok and params["fail_on_error"]:
+    if not result["ok"] and params["fail_on_error"]:
         module.fail_json(msg="Probe {0}failed: {1}".format(
-            "'{0}' ".format(params["name"]) if params["name"] else "", "; ".join(problems)), **result)
+            "'{0}' ".format(params["label"]) if params["label"] else "", "; ".join(result["problems"])), **result)
     module.exit_json(**result)
-
 
 if __name__ == "__main__":
     main()

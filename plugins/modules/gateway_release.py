@@ -25,6 +25,7 @@ requirements:
   - requests (unless O(tags) is given)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.http
 options:
   gitlab_version:
     description:
@@ -55,19 +56,7 @@ options:
     type: str
   registry_password:
     description: Password or token for O(registry_username).
-    type: str
-  validate_certs:
-    description: Verify the registry's TLS certificate.
-    type: bool
-    default: true
-  ca_path:
-    description: CA bundle to verify the registry's certificate with.
-    type: path
-  timeout:
-    description: Seconds to wait for each registry request.
-    type: int
-    default: 30
-"""
+    type: str"""
 
 EXAMPLES = r"""
 - name: Choose the gateway release for the instance's GitLab version
@@ -110,71 +99,34 @@ tags_seen:
   sample: 42
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._registry import (
-    DEFAULT_REGISTRY, DEFAULT_REPOSITORY, HAS_REQUESTS, RegistryClient, image_reference)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import (
-    choose_release, format_version, parse_gitlab_version, release_tag_version)
-
-
-def pinned_release(tag, version, tags):
-    parts = release_tag_version(tag)
-    if parts is None:
-        raise InputError("tag", tag, "not a self-hosted-vX.Y.Z-ee release (nightly and latest are not backward "
-                         "compatible)", "pin a release tag such as self-hosted-v18.2.2-ee, or omit tag to choose one")
-    if parts[:2] != (version.major, version.minor):
-        raise InputError("tag", tag, "does not match GitLab {0}".format(format_version(version)),
-                         "pin a self-hosted-v{0}.{1}.*-ee tag, or omit tag".format(version.major, version.minor))
-    if tag not in tags:
-        raise DuoError("tag={0!r}: no such tag in the registry or tag list. Fix: pin a tag that exists, "
-                       "or omit tag".format(tag), field="tag")
-    return tag
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import DEFAULT_REGISTRY, DEFAULT_REPOSITORY
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import resolve
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_VERSION_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import HTTP_OPTIONS
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            gitlab_version=dict(type="str", required=True),
+            gitlab_version=dict(GITLAB_VERSION_OPTION, required=True),
             tag=dict(type="str"),
             registry=dict(type="str", default=DEFAULT_REGISTRY),
             repository=dict(type="str", default=DEFAULT_REPOSITORY),
             tags=dict(type="list", elements="str"),
             registry_username=dict(type="str"),
             registry_password=dict(type="str", no_log=True),
-            validate_certs=dict(type="bool", default=True),
-            ca_path=dict(type="path"),
-            timeout=dict(type="int", default=30),
+            **HTTP_OPTIONS
         ),
         required_together=[("registry_username", "registry_password")],
         supports_check_mode=True,
     )
-    params = module.params
     try:
-        version = parse_gitlab_version(params["gitlab_version"])
-        digest = None
-        client = None
-        if params["tags"] is not None:
-            tags, source = params["tags"], "the offline tag list"
-        else:
-            if not HAS_REQUESTS:
-                module.fail_json(msg=missing_required_lib("requests"))
-            verify = (params["ca_path"] or True) if params["validate_certs"] else False
-            client = RegistryClient(params["registry"], params["repository"], params["registry_username"],
-                                    params["registry_password"], verify=verify, timeout=params["timeout"])
-            tags, source = client.list_tags(), "the registry {0}/{1}".format(client.host, client.repository)
-        if params["tag"]:
-            tag = pinned_release(params["tag"], version, tags)
-        else:
-            tag = choose_release(version, tags, source=source)
-        if client is not None:
-            digest = client.manifest_digest(tag)
-        module.exit_json(changed=False, tag=tag, image=image_reference(params["registry"], params["repository"], tag),
-                         digest=digest, gitlab_version=format_version(version), tags_seen=len(tags))
+        result = resolve(module.params)
     except DuoError as exc:
         exc.fail(module)
-
+    module.exit_json(**result)
 
 if __name__ == "__main__":
     main()

@@ -24,25 +24,15 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.gitlab.rake
+  - gitlab_duo.self_hosted.gitlab.version
+  - gitlab_duo.self_hosted.gitlab.version_file
+  - gitlab_duo.self_hosted.gitlab.rails
+  - gitlab_duo.self_hosted.troubleshoot
 options:
   expected_ai_gateway_url:
     description: The URL ai_gateway_url should hold (the gateway this instance is served by).
     type: str
-  user:
-    description: A user with a Duo seat whose access is checked (and passed to the rake task).
-    type: str
-  gitlab_version:
-    description: The instance's version (where the settings live); read from O(version_file) when omitted.
-    type: str
-  version_file:
-    description: GitLab's version file on this host.
-    type: path
-    default: /opt/gitlab/embedded/service/gitlab-rails/VERSION
-  rails_command:
-    description: The command that runs gitlab-rails, as a list.
-    type: list
-    elements: str
-    default: [gitlab-rails]
   round_trip:
     description:
       - Also ask for an answer from a model through GitLab's own AI Gateway client, in the same Rails call
@@ -65,11 +55,6 @@ options:
     description: Also run gitlab:duo:verify_self_hosted_setup (boots Rails a second time).
     type: bool
     default: false
-  rake_command:
-    description: The command that runs gitlab-rake, as a list.
-    type: list
-    elements: str
-    default: [gitlab-rake]
   llm_log:
     description: Path of llm.log.
     type: path
@@ -82,12 +67,7 @@ options:
     description: The caller has just set back verbose AI logs an interrupted run had left on (reported as
       C(gitlab.verbose_ai_logs_restored)).
     type: bool
-    default: false
-  collect_excerpts:
-    description: Also return llm.log's last 200 lines (redacted) and the facts for a support bundle (RV(excerpts)).
-    type: bool
-    default: false
-"""
+    default: false"""
 
 EXAMPLES = r"""
 - name: Diagnose the GitLab side
@@ -131,69 +111,41 @@ excerpts:
   type: dict
 """
 
-import json
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _gitlab_checks as checks
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._findings import finding, worst
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import (
-    OMNIBUS_VERSION_FILE, given_or_installed)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._log_rules import redact
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rails import OMNIBUS_RAILS
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._rake_verify import parse, task_name
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
+    GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, VERIFY_USER_OPTION, VERSION_FILE_OPTION)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import COLLECT_EXCERPTS_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gitlab_checks import LLM_LOG, diagnose
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             expected_ai_gateway_url=dict(type="str"),
-            user=dict(type="str"),
-            gitlab_version=dict(type="str"),
-            version_file=dict(type="path", default=OMNIBUS_VERSION_FILE),
-            rails_command=dict(type="list", elements="str", default=list(OMNIBUS_RAILS)),
+            user=VERIFY_USER_OPTION,
+            gitlab_version=GITLAB_VERSION_OPTION,
+            version_file=VERSION_FILE_OPTION,
+            rails_command=RAILS_COMMAND_OPTION,
             round_trip=dict(type="dict", options=dict(
                 model=dict(type="str", required=True),
                 model_endpoint=dict(type="str"),
                 model_api_key=dict(type="str", no_log=True),
             )),
             run_rake=dict(type="bool", default=False),
-            rake_command=dict(type="list", elements="str", default=["gitlab-rake"]),
-            llm_log=dict(type="path", default=checks.LLM_LOG),
+            rake_command=RAKE_COMMAND_OPTION,
+            llm_log=dict(type="path", default=LLM_LOG),
             llm_log_lines=dict(type="int", default=2000),
-            collect_excerpts=dict(type="bool", default=False),
+            collect_excerpts=COLLECT_EXCERPTS_OPTION,
             restored_verbose_logs=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
-    params = module.params
     try:
-        version = given_or_installed(params["gitlab_version"], params["version_file"],
-                                     rails_command=params["rails_command"], run_command=module.run_command)
-        facts = checks.gather(module.run_command, params["rails_command"], version, params["user"],
-                              params["round_trip"])
+        result = diagnose(module.params, module.run_command)
     except DuoError as exc:
         exc.fail(module)
-    findings = checks.fact_findings(facts, params["expected_ai_gateway_url"])
-    if params["restored_verbose_logs"]:
-        findings.insert(0, finding("gitlab.verbose_ai_logs_restored", "a marker of an interrupted run was found"))
-    calls = 1
-    excerpts = {}
-    if params["run_rake"]:
-        rc, stdout, _stderr = module.run_command(params["rake_command"] + [task_name(params["user"])])
-        findings += checks.rake_findings(parse(stdout))
-        excerpts["verify_self_hosted_setup.txt"] = redact(stdout)
-        calls += 1
-    findings += checks.llm_log_findings(params["llm_log"], params["llm_log_lines"])
-    facts.pop("ok", None)
-    result = dict(changed=False, findings=findings, worst=worst(findings), facts=facts, rails_runner_calls=calls)
-    if params["collect_excerpts"]:
-        excerpts["facts.json"] = json.dumps(facts, indent=2, sort_keys=True) + "\n"
-        if os.path.exists(params["llm_log"]):
-            excerpts["llm.log"] = "".join(redact(line) + "\n" for line in checks.tail_lines(params["llm_log"], 200))
-        result["excerpts"] = excerpts
     module.exit_json(**result)
 
 

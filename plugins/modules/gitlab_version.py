@@ -20,6 +20,9 @@ author:
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
   - gitlab_duo.self_hosted.gitlab
+  - gitlab_duo.self_hosted.gitlab.rails
+  - gitlab_duo.self_hosted.gitlab.version_file
+  - gitlab_duo.self_hosted.http
 notes:
   - The API needs a token with the C(read_user) or C(ai_features) scope.
   - O(rails_command) is only used for its prefix (everything before C(gitlab-rails)), to read O(version_file)
@@ -83,23 +86,17 @@ source:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_args import (
-    GITLAB_REQUIRED_TOGETHER, api_client, gitlab_argument_spec)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_version import detect
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import format_version
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_REQUIRED_TOGETHER, gitlab_argument_spec
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import report
 
 def main():
     module = AnsibleModule(argument_spec=gitlab_argument_spec(), required_together=GITLAB_REQUIRED_TOGETHER,
                            supports_check_mode=True)
     try:
-        raw, source, version = detect(api_client(module.params), module.params["version_file"],
-                                      module.params["rails_command"], module.run_command)
+        result = report(module.params, module.run_command)
     except DuoError as exc:
         exc.fail(module)
-    module.exit_json(changed=False, version=raw, normalized=format_version(version), major=version.major,
-                     minor=version.minor, patch=version.patch, edition=version.edition, source=source)
-
+    module.exit_json(**result)
 
 if __name__ == "__main__":
     main()

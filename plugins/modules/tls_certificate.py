@@ -155,58 +155,10 @@ acme_problem:
   type: str
 """
 
-import os
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _certificates as certs
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._acme import (
-    HAS_ACME, directory_url, issue_with_account)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
-
-SHOWN = ("names", "not_after", "issuer", "serial")
-
-
-def public(info):
-    return {key: value for key, value in (info or {}).items() if key not in ("fullchain", "key")}
-
-
-def new_pair(params, domains):
-    """(fullchain PEM, key PEM) from the mode's source."""
-    mode = params["mode"]
-    if mode == "provided":
-        fullchain = (params["certificate"] or "").strip() + "\n" + (params["chain"] or "").strip() + "\n"
-        return "".join(certs.split_pem_chain(fullchain)), params["private_key"].strip() + "\n"
-    key_pem = certs.new_private_key_pem(params["key_type"])
-    if mode == "self_signed_lab":
-        return certs.self_signed(domains, key_pem), key_pem
-    if not HAS_ACME:
-        raise DuoError(missing_required_lib("acme"))
-    account_path = params["acme_account_key"] or os.path.join(os.path.dirname(params["cert_dir"].rstrip("/")),
-                                                              "acme-account-key.pem")
-    fullchain = issue_with_account(account_path, params["acme_directory"], domains, key_pem, params["webroot"],
-                                   verify=params["acme_ca_bundle"] or True, email=params["acme_email"],
-                                   eab_kid=params["acme_eab_kid"], eab_hmac_key=params["acme_eab_hmac_key"],
-                                   timeout=params["acme_timeout"])
-    return fullchain, key_pem
-
-
-def check_inputs(params):
-    domains = certs.check_domains(params["domains"], "http-01" if params["mode"] == "acme" else None)
-    if params["mode"] == "acme":
-        if not params["webroot"]:
-            raise InputError("webroot", None, "is required for mode=acme", "give the directory NGINX serves at "
-                             "/.well-known/acme-challenge/")
-        directory_url(params["acme_directory"])
-        if params["acme_ca_bundle"]:
-            certs.check_readable(params["acme_ca_bundle"], "acme_ca_bundle")
-    if params["mode"] == "provided":
-        for field in ("certificate", "private_key"):
-            if not params[field]:
-                raise InputError(field, None, "is required for mode=provided", "give the PEM text (lookup('file', ...))")
-        certs.check_pair((params["certificate"] or "") + "\n" + (params["chain"] or ""), params["private_key"], domains)
-    return domains
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
 
 def main():
     module = AnsibleModule(
@@ -232,32 +184,8 @@ def main():
         required_together=[("acme_eab_kid", "acme_eab_hmac_key")],
         supports_check_mode=True,
     )
-    params = module.params
-    if not certs.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"))
-    cert_dir = params["cert_dir"]
-    paths = {"fullchain": os.path.join(cert_dir, certs.FULLCHAIN), "cert": os.path.join(cert_dir, certs.CERT),
-             "chain": os.path.join(cert_dir, certs.CHAIN), "key": os.path.join(cert_dir, certs.PRIVKEY)}
     try:
-        domains = check_inputs(params)
-        current = certs.installed(cert_dir)
-        if params["mode"] == "provided":
-            wanted = "".join(certs.split_pem_chain((params["certificate"] or "") + "\n" + (params["chain"] or "")))
-            good = bool(current) and current["fullchain"] == wanted and current["key"].strip() == params["private_key"].strip()
-        else:
-            good = certs.still_good(current, domains, params["renew_before_days"]) and not params["force"]
-        result = {"changed": not good, "paths": paths, "previous": public(current),
-                  "action": "none" if good else ("installed" if params["mode"] == "provided" else
-                                                 "renewed" if current else "issued")}
-        if good:
-            result["certificate"] = public(current)
-        elif not module.check_mode:
-            fullchain, key_pem = new_pair(params, domains)
-            result["certificate"] = certs.check_pair(fullchain, key_pem, domains)
-            certs.install(cert_dir, fullchain, key_pem)
-        after = result.get("certificate") or {"names": domains, "not_after": "(new)", "issuer": "(new)", "serial": "(new)"}
-        result["diff"] = {"before": {key: (current or {}).get(key) for key in SHOWN} if current else {},
-                          "after": {key: after.get(key) for key in SHOWN}}
+        result = ensure(module.params, module.check_mode)
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(**result)

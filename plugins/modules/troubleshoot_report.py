@@ -86,8 +86,8 @@ paths:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _report
-
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.report import run
 
 def main():
     module = AnsibleModule(
@@ -100,19 +100,10 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    reports = _report.group(params["results"])
-    reports, paths = _report.write(params["report_dir"], reports, params["secrets"])
-    summary = [{key: report[key] for key in ("instance", "worst", "counts")} for report in reports]
-    result = dict(changed=False, summary=summary, paths=paths)
-    if params["bundle"]:
-        result["bundle"] = _report.bundle(params["report_dir"], reports, params["results"], params["secrets"])
-    if params["fail_on"] != "none":
-        limit = _report.ORDER[params["fail_on"]]
-        failing = [report["instance"] for report in reports if _report.ORDER[report["worst"]] <= limit]
-        if failing:
-            module.fail_json(msg="{0} instance(s) at {1} or worse: {2}. See {3}.".format(
-                len(failing), params["fail_on"], ", ".join(failing), params["report_dir"]), **result)
+    try:
+        result = run(module.params)
+    except DuoError as exc:
+        exc.fail(module)
     module.exit_json(**result)
 
 

@@ -5,11 +5,11 @@ import subprocess
 
 import pytest
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._ai_settings import (
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import (
     apply_with_api, apply_with_runner, desired_settings)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab_api import GitLabApi
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._versions import parse_gitlab_version
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.api import GitLabApi
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import parse_gitlab_version
 
 from .conftest import run_module
 

@@ -13,7 +13,7 @@ from .conftest import REPO, free_port, run_module
 sys.path.insert(0, os.path.join(REPO, "lab"))
 from token_registry import TokenRegistry  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._registry import (  # noqa: E402
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import (  # noqa: E402
     RegistryClient)
 
 GATEWAY_REPOSITORY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"

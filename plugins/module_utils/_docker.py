@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright: gitlab_duo.self_hosted contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Docker layer every container this collection runs shares (private to gitlab_duo.self_hosted).
+
+One way to reach the engine, find a container, apply a pull policy, read and build image references, and the
+options and labels the gateway and the NGINX proxy have in common. Nothing here knows what a gateway is.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    HAS_DOCKER = True
+except ImportError:  # pragma: no cover - reported by the module
+    HAS_DOCKER = False
+
+# The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
+DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))
+# Options every container this collection runs takes (the gateway, the NGINX proxy); ensure_image owns the pull
+# policies. Documented by the gitlab_duo.self_hosted.docker.container doc fragment.
+RESTART_POLICY_OPTION = dict(type="str", default="always", choices=["no", "always", "unless-stopped", "on-failure"])
+PULL_OPTION = dict(type="str", default="missing", choices=["missing", "always", "never"])
+LABELS_OPTION = dict(type="dict", default={})
+# Where a published port listens on the host (fragment gitlab_duo.self_hosted.docker.bind_address).
+BIND_ADDRESS_OPTION = dict(type="str", default="0.0.0.0")
+# Every container the collection creates carries this label, so reports and clean-ups can tell ours from others.
+MANAGED_LABEL = "gitlab_duo.self_hosted.managed"
+
+
+def docker_client(docker_host=None, timeout=60):
+    if not HAS_DOCKER:
+        raise DuoError("The Docker SDK for Python is missing on this host. Fix: pip install docker")
+    try:
+        client = docker.DockerClient(base_url=docker_host, timeout=timeout) if docker_host \
+            else docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        raise DuoError("Cannot reach the Docker engine ({0}). Fix: start Docker (systemctl start docker), "
+                       "or set docker_host / DOCKER_HOST to where it listens.".format(exc))
+    return client
+
+
+def find(client, name):
+    try:
+        return client.containers.get(name)
+    except NotFound:
+        return None
+
+
+def remove(client, name, check_mode=False):
+    """Remove container ``name`` if it exists; True when there was one."""
+    existing = find(client, name)
+    if existing is not None and not check_mode:
+        existing.remove(force=True)
+    return existing is not None
+
+
+def ensure_network(client, name, check_mode=False):
+    """A user-defined bridge network ``name``, created when missing."""
+    if not client.networks.list(names=[name]) and not check_mode:
+        client.networks.create(name, driver="bridge")
+
+
+def ensure_image(client, image, pull="missing", platform=None, check_mode=False):
+    """The local image id of ``image`` after applying the pull policy (None in check mode when absent)."""
+    local = None
+    try:
+        local = client.images.get(image)
+    except ImageNotFound:
+        pass
+    if pull == "never" and local is None:
+        raise DuoError("Image {0} is not on this host and pull=never. Fix: load it first (air-gapped: "
+                       "docker load from the bundle), or allow pulling.".format(image))
+    if (pull == "always" or local is None) and not check_mode:
+        repository, tag = split_image(image)
+        try:
+            local = client.images.pull(repository, tag=tag, platform=platform)
+        except (APIError, DockerException) as exc:
+            raise DuoError("Cannot pull {0}: {1}. Fix: check registry access from this host, or load the image "
+                           "from an archive (air-gapped).".format(image, exc))
+    return local.id if local is not None else None
+
+
+def split_image(reference):
+    """('registry/repo', 'tag') from 'registry/repo:tag', ('registry/repo', 'sha256:...') from
+    'registry/repo[:tag]@sha256:...'; a registry port is not a tag. The tag is None when there is none."""
+    if "@" in reference:
+        name, digest = reference.split("@", 1)
+        return split_image(name)[0], digest
+    repository, _sep, tag = reference.rpartition(":")
+    if not repository or "/" in tag:
+        return reference, None
+    return repository, tag
+
+
+def image_tag(reference):
+    """The tag of ``reference`` even when a digest pins it ('repo:tag@sha256:...' -> 'tag'); None without one."""
+    name = reference.split("@", 1)[0]
+    return split_image(name)[1]
+
+
+def image_reference(registry_host, repository, tag, digest=None):
+    """'host[:port]/repository:tag', pinned to ``digest`` ('...:tag@sha256:...') when one is given."""
+    reference = "{0}/{1}:{2}".format(registry_host, repository.strip("/"), tag)
+    return reference + "@" + digest if digest else reference
+
+
+def explain(exc):
+    """Docker's error text with the fix for the errors users meet most."""
+    text = str(exc)
+    if "port is already allocated" in text or "address already in use" in text:
+        return text + " - another process or container uses that port. Fix: free it or choose another port."
+    if "platform" in text and "does not match" in text:
+        return text + " - Fix: set platform=linux/amd64."
+    return text
