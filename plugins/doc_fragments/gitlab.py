@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # How a module reaches a GitLab instance through its API (module_utils/_gitlab/options.py API_OPTIONS);
-    # modules that use it also take gitlab_duo.self_hosted.http.
+    # modules that use it also take gitlab_duo.self_hosted.http_options.
     DOCUMENTATION = r"""
 options:
   api_url:
@@ -50,7 +50,7 @@ options:
   gitlab_version:
     description:
       - The instance's GitLab version as GitLab reports it (V(18.2.1-ee), V(v18.2.1-ee) or V(18.2.1)).
-      - When omitted it is read from O(version_file) where the module runs on the GitLab host.
+      - Modules that run on the GitLab host read it from their C(version_file) when it is omitted.
     type: str
 """
 

@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module
     HAS_REQUESTS = False
 
-# The options of every module that makes HTTP requests; documented by the gitlab_duo.self_hosted.http fragment.
+# The options of every module that makes HTTP requests (doc fragment gitlab_duo.self_hosted.http_options).
 VALIDATE_CERTS_OPTION = dict(type="bool", default=True)
 CA_PATH_OPTION = dict(type="path")
 TIMEOUT_OPTION = dict(type="int", default=30)

@@ -187,7 +187,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION, reconcile
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import (
+    GATEWAY_NAME_OPTION, reconcile)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import INSTANCE_URL_OPTION
 
 

@@ -85,9 +85,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import DOCKER_HOST_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_VERSION_OPTION, INSTANCE_URL_OPTION
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import COLLECT_EXCERPTS_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
+    GITLAB_VERSION_OPTION, INSTANCE_URL_OPTION)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
+    COLLECT_EXCERPTS_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gateway_diagnosis import run
+
 
 def main():
     module = AnsibleModule(

@@ -81,10 +81,12 @@ hostname:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
+    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import DEFAULT_GATEWAY_NAME
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.host_facts import collect
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION
+
 
 def main():
     module = AnsibleModule(
@@ -101,6 +103,7 @@ def main():
         supports_check_mode=True,
     )
     module.exit_json(**collect(module.params))
+
 
 if __name__ == "__main__":
     main()

@@ -24,7 +24,7 @@ requirements:
   - requests
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
-  - gitlab_duo.self_hosted.http
+  - gitlab_duo.self_hosted.http_options
 options:
   url:
     description: The gateway's base URL (O(kind=gateway)) or the URL to GET (O(kind=http)).
@@ -121,6 +121,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import run
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import HTTP_OPTIONS
 
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -148,6 +149,7 @@ def main():
         module.fail_json(msg="Probe {0}failed: {1}".format(
             "'{0}' ".format(params["label"]) if params["label"] else "", "; ".join(result["problems"])), **result)
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

@@ -25,7 +25,7 @@ requirements:
   - requests (unless O(tags) is given)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
-  - gitlab_duo.self_hosted.http
+  - gitlab_duo.self_hosted.http_options
 options:
   gitlab_version:
     description:
@@ -102,10 +102,12 @@ tags_seen:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import DEFAULT_REGISTRY, DEFAULT_REPOSITORY
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import (
+    DEFAULT_REGISTRY, DEFAULT_REPOSITORY)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import resolve
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_VERSION_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import HTTP_OPTIONS
+
 
 def main():
     module = AnsibleModule(
@@ -127,6 +129,7 @@ def main():
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

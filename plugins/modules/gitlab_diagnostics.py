@@ -116,8 +116,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, VERIFY_USER_OPTION, VERSION_FILE_OPTION)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import COLLECT_EXCERPTS_OPTION
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gitlab_checks import LLM_LOG, diagnose
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
+    COLLECT_EXCERPTS_OPTION)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gitlab_checks import (
+    LLM_LOG, diagnose)
 
 
 def main():

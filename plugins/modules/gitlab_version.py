@@ -22,7 +22,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab
   - gitlab_duo.self_hosted.gitlab.rails
   - gitlab_duo.self_hosted.gitlab.version_file
-  - gitlab_duo.self_hosted.http
+  - gitlab_duo.self_hosted.http_options
 notes:
   - The API needs a token with the C(read_user) or C(ai_features) scope.
   - O(rails_command) is only used for its prefix (everything before C(gitlab-rails)), to read O(version_file)
@@ -86,8 +86,10 @@ source:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_REQUIRED_TOGETHER, gitlab_argument_spec
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
+    GITLAB_REQUIRED_TOGETHER, gitlab_argument_spec)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import report
+
 
 def main():
     module = AnsibleModule(argument_spec=gitlab_argument_spec(), required_together=GITLAB_REQUIRED_TOGETHER,
@@ -97,6 +99,7 @@ def main():
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

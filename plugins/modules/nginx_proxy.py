@@ -126,6 +126,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION, reconcile
 
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -156,6 +157,7 @@ def main():
     except DuoError as exc:
         exc.fail(module)
     module.exit_json(**result)
+
 
 if __name__ == "__main__":
     main()

@@ -160,6 +160,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
 
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(

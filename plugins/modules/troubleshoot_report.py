@@ -89,6 +89,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.report import run
 
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(

@@ -110,18 +110,18 @@ def test_module_check_diff_and_idempotence(gitlab_factory):
     gitlab = gitlab_factory()
     args = {"ai_gateway_url": "https://aigw.example.com/", "rails_command": [gitlab.rails],
             "version_file": gitlab.version_file}
-    rc, result, output = run_module("ai_settings", args, "--check", "--diff")
+    rc, result, output = run_module("gitlab_ai_settings", args, "--check", "--diff")
     assert rc == 0 and result["changed"] and "+    \"ai_gateway_url\": \"https://aigw.example.com\"" in output
     assert gitlab.state["ai_settings"] == {}
-    rc, result, _output = run_module("ai_settings", args)
+    rc, result, _output = run_module("gitlab_ai_settings", args)
     assert rc == 0 and result["changed"] and result["rails_runner_calls"] == 1
-    rc, result, _output = run_module("ai_settings", args)
+    rc, result, _output = run_module("gitlab_ai_settings", args)
     assert rc == 0 and not result["changed"]
 
 
 def test_module_api_token_never_printed(gitlab_factory):
     gitlab = gitlab_factory()
     args = {"ai_gateway_url": "https://aigw.example.com", "api_url": gitlab.api_url, "api_token": gitlab.admin_token}
-    rc, result, output = run_module("ai_settings", args, "-vvv", "--diff")
+    rc, result, output = run_module("gitlab_ai_settings", args, "-vvv", "--diff")
     assert rc == 0 and result["method"] == "api"
     assert gitlab.admin_token not in output

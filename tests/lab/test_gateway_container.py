@@ -94,12 +94,12 @@ BAD_INPUTS = [
     ("gateway_release", {"gitlab_version": "18.99.0"}, "no self-hosted-v18.99.*-ee tag"),
     ("gateway_release", {"gitlab_version": "eighteen"}, "gitlab_version='eighteen'"),
     ("gateway_release", {"gitlab_version": "18.2.1", "tag": "nightly"}, "tag='nightly'"),
-    ("ai_settings", {"ai_gateway_url": "gateway.duo-lab.test:5052"}, "not an absolute http:// or https:// URL"),
-    ("ai_settings", {"ai_gateway_url": "http://localhost:5052"}, "points at localhost/loopback"),
-    ("ai_settings", {"ai_gateway_url": "http://gw.example.com", "duo_agent_platform_service_url": "http://gw.example.com:50052"},
+    ("gitlab_ai_settings", {"ai_gateway_url": "gateway.duo-lab.test:5052"}, "not an absolute http:// or https:// URL"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://localhost:5052"}, "points at localhost/loopback"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com", "duo_agent_platform_service_url": "http://gw.example.com:50052"},
      "duo_agent_platform_service_url='http://gw.example.com:50052'"),
-    ("ai_settings", {"ai_gateway_url": "http://gw.example.com", "ai_gateway_timeout_seconds": 30}, "outside 60-600"),
-    ("ai_settings", {"ai_gateway_url": "http://gw.example.com", "gitlab_version": "nope"}, "gitlab_version='nope'"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com", "ai_gateway_timeout_seconds": 30}, "outside 60-600"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com", "gitlab_version": "nope"}, "gitlab_version='nope'"),
 ]
 
 
@@ -120,7 +120,7 @@ def test_bad_input_fails_before_any_change(lab, run_id, tmp_path, gitlab_factory
     assert "Fix:" in result["msg"]
     assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
     assert not (tmp_path / "keys").exists()
-    if module == "ai_settings":
+    if module == "gitlab_ai_settings":
         assert gitlab.runner_calls() == 0 and gitlab.state["ai_settings"] == {}
 
 

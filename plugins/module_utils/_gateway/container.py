@@ -19,7 +19,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
     CA_BUNDLE_IN_CONTAINER, api_port, gateway_environment, is_secret_name, is_true, mask_env)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import JWT_KEY_VARIABLES, load_or_create
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import (
+    JWT_KEY_VARIABLES, load_or_create)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
@@ -70,7 +71,6 @@ class GatewaySpec:
         return {"image": self.image, "env": dict(self.env), "ports": self.port_bindings(),
                 "network_mode": self.network_mode, "restart_policy": self.restart_policy,
                 "mounts": sorted(self.binds), "running": True}
-
 
 
 def observe(container, spec):

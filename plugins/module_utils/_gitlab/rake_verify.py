@@ -55,7 +55,7 @@ def parse(output):
 
 
 def run(params, run_command):
-    """The duo_setup_check module's answer: the task run once and read; DuoError (with the reading) when it
+    """The gitlab_duo_verify module's answer: the task run once and read; DuoError (with the reading) when it
     printed no marks, or when it found failures and ``fail_on_failed`` is set."""
     command = params["rake_command"] + [task_name(params["user"])]
     rc, stdout, stderr = run_command(command)

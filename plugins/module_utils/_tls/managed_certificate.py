@@ -13,7 +13,8 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates as certs
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.acme import HAS_ACME, directory_url, issue_with_account
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.acme import (
+    HAS_ACME, directory_url, issue_with_account)
 
 SHOWN = ("names", "not_after", "issuer", "serial")
 
@@ -87,4 +88,3 @@ def ensure(params, check_mode=False):
     result["diff"] = {"before": {key: (current or {}).get(key) for key in SHOWN} if current else {},
                       "after": {key: after.get(key) for key in SHOWN}}
     return result
-

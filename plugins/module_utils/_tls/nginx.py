@@ -199,9 +199,9 @@ def present_in_container(params, check_mode, client):
     if config_changed:
         validate(client, params["image"], params["network"], params["proxy_dir"], params["config"])
     want = desired(params["image"], params["network"], params["proxy_dir"],
-                          {"80/tcp": "{0}:{1}".format(params["bind_address"], params["http_port"]),
-                           "443/tcp": "{0}:{1}".format(params["bind_address"], params["https_port"])},
-                          params["restart_policy"])
+                   {"80/tcp": "{0}:{1}".format(params["bind_address"], params["http_port"]),
+                    "443/tcp": "{0}:{1}".format(params["bind_address"], params["https_port"])},
+                   params["restart_policy"])
     existing = find(client, params["proxy_container_name"])
     before = observe(existing) if existing is not None else {}
     container_changed = any(before.get(key) != value for key, value in want.items() if key != "running")

@@ -5,8 +5,9 @@
 (private to gitlab_duo.self_hosted).
 
 Data, not code paths: a check only says which entry it saw and the evidence; adding a check is adding an entry
-here and a probe that emits it. ``doc`` points at the field guide's section (GitLab's troubleshooting pages and
-support playbook, as distilled in the project's DOMAIN notes).
+here and a probe that emits it. ``check`` is the number of the check in GitLab's troubleshooting pages and support
+playbook that the entry automates (7.1-7.21, "7 (log table)", "7 (codes)"); a finding's ``doc`` is its row in the
+reference of docs/troubleshooting.md, which a unit test keeps in step with this catalogue.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 # The diagnostics modules' excerpts for a support bundle (fragment gitlab_duo.self_hosted.troubleshoot).
 COLLECT_EXCERPTS_OPTION = dict(type="bool", default=False)
 SEVERITIES = ("critical", "warning", "info", "ok")
+REFERENCE_DOC = "docs/troubleshooting.md"
 
-# id: (severity, title, likely cause, remedy, doc)
+# id: (severity, title, likely cause, remedy, check)
 CATALOGUE = {
-    # -- GitLab side (DOMAIN §7 checks 1-9) ---------------------------------------------------------------
+    # -- GitLab side (checks 1-9) ----------------------------------------------------------------------------
     "gitlab.model_round_trip_failed": (
         "critical", "GitLab cannot get an answer from the model through the gateway",
         "The user lacks Code Suggestions access, the instance is not set to self-hosted models, the gateway is "
@@ -223,11 +225,16 @@ CATALOGUE = {
 
 def finding(finding_id, evidence=None, **extra):
     """A finding dict for a catalogue entry (KeyError for an unknown id: a probe must emit catalogued ids)."""
-    severity, title, cause, remedy, doc = CATALOGUE[finding_id]
+    severity, title, cause, remedy, _check = CATALOGUE[finding_id]
     result = {"id": finding_id, "severity": severity, "title": title, "evidence": evidence, "cause": cause,
-              "remedy": remedy, "doc": "DOMAIN §" + doc}
+              "remedy": remedy, "doc": doc_link(finding_id)}
     result.update(extra)
     return result
+
+
+def doc_link(finding_id):
+    """Where the finding is explained in the repository: its row in the reference of docs/troubleshooting.md."""
+    return "{0}#{1}".format(REFERENCE_DOC, finding_id)
 
 
 def passed(check_id, evidence=None):

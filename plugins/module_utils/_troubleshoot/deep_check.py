@@ -13,7 +13,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, passed
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gateway_checks import http_post_json_command
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gateway_checks import (
+    http_post_json_command)
 
 OPTIONS = ("endpoint", "model_family", "model_endpoint", "model_identifier", "api_key")
 FAILED_MARKS = ("✗", "✘")
@@ -70,7 +71,7 @@ def chat_agent_findings(exit_code, output, model, model_endpoint):
 
 
 def run(params):
-    """The gateway_deep_test module's answer: the gateway's own troubleshoot command inside its container, and
+    """The gateway_deep_check module's answer: the gateway's own troubleshoot command inside its container, and
     a model answer through /v1/chat/agent when ``model_name`` is given; every output redacted."""
     container = find(docker_client(params["docker_host"]), params["name"])
     if container is None:

@@ -15,7 +15,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rak
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import given_or_installed
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, passed, worst
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
+    finding, passed, worst)
 
 LLM_LOG = "/var/log/gitlab/gitlab-rails/llm.log"
 TAIL_BYTES = 2 * 1024 * 1024

@@ -59,7 +59,7 @@ def instance_markdown(report):
                       "- evidence: {0}".format(_cell(item["evidence"]) or "-"),
                       "- likely cause: {0}".format(item["cause"]),
                       "- remedy: {0}".format(item["remedy"]),
-                      "- source: {0}".format(item["doc"]), ""]
+                      "- see: {0}".format(item["doc"]), ""]
     passed = [item for item in report["findings"] if item["severity"] == "ok"]
     if passed:
         lines += ["## Checks that passed", "", "| host | check | evidence |", "|---|---|---|"]

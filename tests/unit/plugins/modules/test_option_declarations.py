@@ -71,5 +71,5 @@ def variants(declared):
 def test_the_check_catches_a_drift():
     """A module that declared timeout with its own default would make two variants, which the test refuses."""
     declared = declarations()["timeout"] + [("drifted_module", json.dumps({"type": "int", "default": 5}))]
-    assert sorted(map(sorted, variants(declared).values()))[-1] == ["drifted_module"]
-    assert len(variants(declared)) == 2
+    found = variants(declared)
+    assert len(found) == 2 and ["drifted_module"] in found.values()

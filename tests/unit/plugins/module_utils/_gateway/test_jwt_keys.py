@@ -5,7 +5,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import JWT_KEY_VARIABLES, load_or_create
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import (
+    JWT_KEY_VARIABLES, load_or_create)
 
 
 def test_generated_once_kept_private_and_stable(tmp_path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: duo_setup_check
+module: gitlab_duo_verify
 short_description: Run GitLab's own Duo Self-Hosted verification and read its verdicts
 version_added: 0.1.0
 description:
@@ -29,7 +29,7 @@ options:
 
 EXAMPLES = r"""
 - name: GitLab's own verification for a user with a Duo seat
-  gitlab_duo.self_hosted.duo_setup_check:
+  gitlab_duo.self_hosted.gitlab_duo_verify:
     user: duo-user
   register: duo_check
 """
@@ -63,8 +63,10 @@ exit_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import RAKE_COMMAND_OPTION, VERIFY_USER_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
+    RAKE_COMMAND_OPTION, VERIFY_USER_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import run
+
 
 def main():
     module = AnsibleModule(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: ai_settings
+module: gitlab_ai_settings
 short_description: Point a GitLab instance at its AI Gateway (ai_gateway_url and related settings)
 version_added: 0.1.0
 description:
@@ -33,7 +33,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab.rails
   - gitlab_duo.self_hosted.gitlab.version_file
   - gitlab_duo.self_hosted.gitlab.version
-  - gitlab_duo.self_hosted.http
+  - gitlab_duo.self_hosted.http_options
 attributes:
   check_mode:
     support: full
@@ -62,18 +62,18 @@ options:
 
 EXAMPLES = r"""
 - name: Point GitLab at the gateway (Omnibus host, Rails runner)
-  gitlab_duo.self_hosted.ai_settings:
+  gitlab_duo.self_hosted.gitlab_ai_settings:
     ai_gateway_url: https://ai-gateway.example.com
     ai_gateway_timeout_seconds: 300
 
 - name: GitLab in Docker
-  gitlab_duo.self_hosted.ai_settings:
+  gitlab_duo.self_hosted.gitlab_ai_settings:
     ai_gateway_url: http://ai-gateway.example.com:5052
     rails_command: [docker, exec, -i, gitlab, gitlab-rails]
     gitlab_version: 18.2.1-ee
 
 - name: Through the API, from the control node
-  gitlab_duo.self_hosted.ai_settings:
+  gitlab_duo.self_hosted.gitlab_ai_settings:
     api_url: https://gitlab.example.com
     api_token: "{{ vault_gitlab_admin_token }}"
     ai_gateway_url: https://ai-gateway.example.com
@@ -116,7 +116,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import apply
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import GITLAB_REQUIRED_TOGETHER, GITLAB_VERSION_OPTION, gitlab_argument_spec
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
+    GITLAB_REQUIRED_TOGETHER, GITLAB_VERSION_OPTION, gitlab_argument_spec)
+
 
 def main():
     module = AnsibleModule(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: gateway_deep_test
+module: gateway_deep_check
 short_description: Run the AI Gateway's own troubleshoot command inside its container
 version_added: 0.1.0
 description:
@@ -47,7 +47,7 @@ options:
 
 EXAMPLES = r"""
 - name: The gateway's own checks (the gateway must run with the bypass; see the troubleshoot role)
-  gitlab_duo.self_hosted.gateway_deep_test:
+  gitlab_duo.self_hosted.gateway_deep_check:
     model_family: mixtral
     model_endpoint: http://vllm.internal:8000/v1
     model_identifier: custom_openai/Mixtral-8x7B-Instruct-v0.1
@@ -71,6 +71,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.deep_check import run
+
 
 def main():
     module = AnsibleModule(
