@@ -76,8 +76,8 @@ def test_stopped_gitlab_container_is_named_in_the_error(lab, run_id, gitlab_fact
     assert "is not running" in result["msg"]
 
     rc, result, output = run_module("gitlab_ai_settings", {"rails_command": docker_vars["gitlab_rails_command"],
-                                                    "gitlab_version": "18.2.1-ee",
-                                                    "ai_gateway_url": "http://gateway.duo-lab.test:5052"})
+                                                           "gitlab_version": "18.2.1-ee",
+                                                           "ai_gateway_url": "http://gateway.duo-lab.test:5052"})
     assert rc != 0, output
     assert "docker exec -i {0} gitlab-rails runner".format(container) in result["msg"]
     assert "docker exec -i <container> gitlab-rails" in result["msg"], "the fix names the Docker prefix"
