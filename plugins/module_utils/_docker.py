@@ -15,10 +15,11 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 
 try:
     import docker
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    from docker.errors import APIError, ContainerError, DockerException, ImageNotFound, NotFound
     HAS_DOCKER = True
-except ImportError:  # pragma: no cover - reported by the module
+except ImportError:  # pragma: no cover - docker_client() says how to install it before any of these is raised
     HAS_DOCKER = False
+    APIError = ContainerError = DockerException = ImageNotFound = NotFound = Exception
 
 # The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
 DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Errors shared by the collection's modules (private to gitlab_duo.self_hosted).
 
-Domain code raises DuoError; a module turns it into fail_json in one place, so every
+Domain code raises DuoError; ``respond`` turns it into fail_json in one place for every module, so every
 failure carries a message that names the field, the bad value and the fix.
 """
 
@@ -32,3 +32,13 @@ class InputError(DuoError):
             "{field}={value!r}: {problem}. Fix: {fix}".format(field=field, value=value, problem=problem, fix=fix),
             field=field,
         )
+
+
+def respond(module, service, *args):
+    """A module's whole answer: run its service, then exit_json with the result, or fail_json with the
+    DuoError's message and details."""
+    try:
+        result = service(*args)
+    except DuoError as exc:
+        exc.fail(module)
+    module.exit_json(**result)

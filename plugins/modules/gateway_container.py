@@ -186,7 +186,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import (
     GATEWAY_NAME_OPTION, reconcile)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import INSTANCE_URL_OPTION
@@ -224,11 +224,7 @@ def main():
         required_if=[("state", "present", ("image", "gitlab_url")), ("state", "restarted", ("image", "gitlab_url"))],
         supports_check_mode=True,
     )
-    try:
-        result = reconcile(module.params, module.check_mode)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, reconcile, module.params, module.check_mode)
 
 
 if __name__ == "__main__":

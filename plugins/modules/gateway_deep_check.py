@@ -68,7 +68,7 @@ output:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import DOCKER_HOST_OPTION
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import GATEWAY_NAME_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.deep_check import run
 
@@ -87,11 +87,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module.params)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, run, module.params)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import DEFAULT_GATEWAY_NAME
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.host_facts import collect
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION
@@ -102,7 +103,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.exit_json(**collect(module.params))
+    respond(module, collect, module.params)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ tls:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import run
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import HTTP_OPTIONS
 
@@ -140,15 +140,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    try:
-        result = run(params)
-    except DuoError as exc:
-        exc.fail(module)
-    if not result["ok"] and params["fail_on_error"]:
-        module.fail_json(msg="Probe {0}failed: {1}".format(
-            "'{0}' ".format(params["label"]) if params["label"] else "", "; ".join(result["problems"])), **result)
-    module.exit_json(**result)
+    respond(module, run, module.params)
 
 
 if __name__ == "__main__":

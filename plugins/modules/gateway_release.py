@@ -101,7 +101,7 @@ tags_seen:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import (
     DEFAULT_REGISTRY, DEFAULT_REPOSITORY)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import resolve
@@ -124,11 +124,7 @@ def main():
         required_together=[("registry_username", "registry_password")],
         supports_check_mode=True,
     )
-    try:
-        result = resolve(module.params)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, resolve, module.params)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ rails_runner_calls:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import apply
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     GITLAB_REQUIRED_TOGETHER, GITLAB_VERSION_OPTION, gitlab_argument_spec)
@@ -133,11 +133,7 @@ def main():
         required_together=GITLAB_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
-    try:
-        result = apply(module.params, module.check_mode, module.run_command)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, apply, module.params, module.check_mode, module.run_command)
 
 
 if __name__ == "__main__":

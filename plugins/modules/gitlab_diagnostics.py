@@ -113,7 +113,7 @@ excerpts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, VERIFY_USER_OPTION, VERSION_FILE_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
@@ -144,11 +144,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = diagnose(module.params, module.run_command)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, diagnose, module.params, module.run_command)
 
 
 if __name__ == "__main__":

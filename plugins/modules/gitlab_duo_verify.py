@@ -62,7 +62,7 @@ exit_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     RAKE_COMMAND_OPTION, VERIFY_USER_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import run
@@ -77,11 +77,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module.params, module.run_command)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, run, module.params, module.run_command)
 
 
 if __name__ == "__main__":

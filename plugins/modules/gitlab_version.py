@@ -85,7 +85,7 @@ source:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     GITLAB_REQUIRED_TOGETHER, gitlab_argument_spec)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import report
@@ -94,11 +94,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ver
 def main():
     module = AnsibleModule(argument_spec=gitlab_argument_spec(), required_together=GITLAB_REQUIRED_TOGETHER,
                            supports_check_mode=True)
-    try:
-        result = report(module.params, module.run_command)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, report, module.params, module.run_command)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION, reconcile
 
 
@@ -152,11 +152,7 @@ def main():
         required_if=[("state", "present", ("proxy_dir", "config")), ("state", "reloaded", ("proxy_dir", "config"))],
         supports_check_mode=True,
     )
-    try:
-        result = reconcile(module.params, module.check_mode, module.run_command)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, reconcile, module.params, module.check_mode, module.run_command)
 
 
 if __name__ == "__main__":

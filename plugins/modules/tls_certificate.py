@@ -157,7 +157,7 @@ acme_problem:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
 
 
@@ -185,11 +185,7 @@ def main():
         required_together=[("acme_eab_kid", "acme_eab_hmac_key")],
         supports_check_mode=True,
     )
-    try:
-        result = ensure(module.params, module.check_mode)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, ensure, module.params, module.check_mode)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ paths:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.report import run
 
 
@@ -101,11 +101,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module.params)
-    except DuoError as exc:
-        exc.fail(module)
-    module.exit_json(**result)
+    respond(module, run, module.params)
 
 
 if __name__ == "__main__":

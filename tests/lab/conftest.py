@@ -1,6 +1,7 @@
 """Fixtures for tests on the local lab: real Docker, the lab registry, GitLab stand-ins running real Ruby."""
 
 import os
+import socket
 import sys
 import uuid
 
@@ -28,6 +29,15 @@ def gitlab_factory(tmp_path):
     yield make
     for instance in made:
         instance.stop()
+
+
+@pytest.fixture
+def busy_port():
+    """A loopback port another process listens on, for as long as the test runs."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -89,17 +89,12 @@ def test_secrets_never_printed(lab, run_id, gitlab_factory, tmp_path):
         assert secret not in (tmp_path / "reports" / report).read_text()
 
 
-def test_preflight_names_the_busy_port(lab, run_id, gitlab_factory, tmp_path):
-    import socket
+def test_preflight_names_the_busy_port(lab, run_id, gitlab_factory, tmp_path, busy_port):
     gitlab = gitlab_factory()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, port, run_id)
-        result = run_playbook(inventory)
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, busy_port, run_id)
+    result = run_playbook(inventory)
     assert result.rc != 0
-    assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
+    assert "Port {0} on 127.0.0.1 is in use by another process".format(busy_port) in result.output
     assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
     assert gitlab.state["ai_settings"] == {}
 

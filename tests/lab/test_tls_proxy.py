@@ -172,17 +172,13 @@ def test_nginx_from_host_packages(lab, run_id, gitlab_factory, tmp_path):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_preflight_names_a_busy_proxy_port(lab, run_id, gitlab_factory, tmp_path):
+def test_preflight_names_a_busy_proxy_port(lab, run_id, gitlab_factory, tmp_path, busy_port):
     gitlab = gitlab_factory()
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, 0, run_id,
-                                    **tls_vars(tmp_path, run_id, port))
-        result = run_playbook(inventory, "install.yml", "-e", NO_RAKE)
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, 0, run_id,
+                                **tls_vars(tmp_path, run_id, busy_port))
+    result = run_playbook(inventory, "install.yml", "-e", NO_RAKE)
     assert result.rc != 0
-    assert "Port {0} on 127.0.0.1 is in use by another process".format(port) in result.output
+    assert "Port {0} on 127.0.0.1 is in use by another process".format(busy_port) in result.output
     assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
 
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, docker_client, ensure_image, ensure_network, explain, find, remove)
+    MANAGED_LABEL, APIError, DockerException, docker_client, ensure_image, ensure_network, explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
     CA_BUNDLE_IN_CONTAINER, api_port, gateway_environment, is_secret_name, is_true, mask_env)
@@ -25,11 +25,6 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.pr
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
-
-try:
-    from docker.errors import APIError, DockerException
-except ImportError:  # pragma: no cover - reported by the module
-    pass
 
 DEFAULT_GATEWAY_NAME = "gitlab-ai-gateway"
 # The gateway container a module works on; documented by the gitlab_duo.self_hosted.docker.gateway fragment.

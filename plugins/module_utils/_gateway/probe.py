@@ -10,6 +10,7 @@ authentication is bypassed for troubleshooting). Over HTTPS the certificate is c
 
 from __future__ import annotations
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import probe
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.server_certificate import tls_details
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
@@ -45,7 +46,8 @@ def describe(health):
 
 
 def run(params):
-    """The gateway_probe module's result: every probe, the TLS certificate over HTTPS, and the problems."""
+    """The gateway_probe module's result: every probe, the TLS certificate over HTTPS, and the problems; DuoError
+    (carrying the same result) when a probe failed and ``fail_on_error`` is set."""
     url = http_url("url", params["url"])
     if params["kind"] == "gateway":
         targets = gateway_targets(url)
@@ -64,4 +66,7 @@ def run(params):
             problems.append("TLS: the certificate expires in {0} days ({1}); renew it (playbooks/renew.yml)".format(
                 tls["days_left"], tls["not_after"]))
     result.update(ok=not problems, problems=problems)
+    if problems and params["fail_on_error"]:
+        raise DuoError("Probe {0}failed: {1}".format("'{0}' ".format(params["label"]) if params["label"] else "",
+                                                     "; ".join(problems)), **result)
     return result

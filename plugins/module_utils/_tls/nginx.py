@@ -14,14 +14,10 @@ import os
 import tempfile
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, docker_client, ensure_image, ensure_network, explain, find, remove)
+    MANAGED_LABEL, APIError, ContainerError, DockerException, docker_client, ensure_image, ensure_network, explain, find,
+    remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
-
-try:
-    from docker.errors import APIError, ContainerError, DockerException
-except ImportError:  # pragma: no cover - reported by the module
-    pass
 
 DEFAULT_PROXY_NAME = "gitlab-ai-gateway-proxy"
 # The proxy container (nginx_proxy, gateway_host_facts).
