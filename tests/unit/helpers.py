@@ -1,0 +1,308 @@
+"""What the service-layer unit tests share: a module's parameters as Ansible would pass them, a scripted HTTP server
+on loopback, a recording run_command, and a small Docker engine behind the docker SDK's own model classes."""
+
+import copy
+import hashlib
+import importlib
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
+from docker.models.containers import Container, ExecResult, _create_container_args
+from docker.models.images import Image
+from docker.types import ContainerConfig
+
+MODULES = "ansible_collections.gitlab_duo.self_hosted.plugins.modules."
+DOCKER_API_VERSION = "1.45"
+
+
+# -- a module's parameters ----------------------------------------------------------------------------------
+
+class _SpecSeen(Exception):
+    pass
+
+
+def module_params(module_name, **given):
+    """``given`` validated against the argument spec module ``module_name``'s main() declares, defaults filled in:
+    the dict the module hands its service function."""
+    module = importlib.import_module(MODULES + module_name)
+    with mock.patch.object(module, "AnsibleModule", side_effect=_SpecSeen) as seen:
+        try:
+            module.main()
+        except _SpecSeen:
+            pass
+    spec = seen.call_args.kwargs["argument_spec"]
+    result = ArgumentSpecValidator(spec).validate(given)
+    assert not result.errors, result.error_messages
+    return result.validated_parameters
+
+
+# -- HTTP on loopback ---------------------------------------------------------------------------------------
+
+class Answer:
+    """What a route answers: a status, a body (a dict or list is sent as JSON) and headers."""
+
+    def __init__(self, status=200, body=None, headers=None, delay=None):
+        self.status, self.body, self.headers, self.delay = status, body, headers or {}, delay
+
+    def payload(self):
+        if isinstance(self.body, (dict, list)):
+            return json.dumps(self.body).encode(), "application/json"
+        if isinstance(self.body, bytes):
+            return self.body, "application/octet-stream"
+        return (self.body or "").encode(), "text/plain"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "loopback-fake"
+
+    def log_message(self, *args):
+        pass
+
+    def _serve(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        request = {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": raw.decode()}
+        self.server.fake.requests.append(request)
+        route = self.server.fake.routes.get((self.command, self.path.split("?")[0]))
+        answer = route(request) if callable(route) else route or Answer(404, {"message": "404 Not Found"})
+        if answer.delay:
+            answer.delay.wait(10)
+        payload, content_type = answer.payload()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.headers.pop("Content-Type", content_type))
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _serve
+
+
+class LoopbackHTTP:
+    """A real HTTP server on 127.0.0.1 (port chosen by the OS) answering from ``routes``:
+    {(method, path): Answer or function(request) -> Answer}; every request is kept in ``requests``."""
+
+    def __init__(self, routes=None, ssl_context=None):
+        self.routes = dict(routes or {})
+        self.requests = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        self.server.fake = self
+        self.port = self.server.server_address[1]
+        self.url = "{0}://127.0.0.1:{1}".format("https" if ssl_context else "http", self.port)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def gateway_routes(root_body="No authorization header presented"):
+    """The AI gateway's two documented answers."""
+    return {("GET", "/monitoring/healthz"): Answer(200, {"status": "ok"}),
+            ("GET", "/"): Answer(401, {"error": root_body})}
+
+
+# -- commands -----------------------------------------------------------------------------------------------
+
+class Runner:
+    """A module's run_command: answers (rc, stdout, stderr) from ``answers`` (a function of argv, or a list
+    used in turn) and keeps every (argv, data) it was called with."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers) or [(0, "", "")]
+        self.calls = []
+
+    def __call__(self, argv, data=None):
+        self.calls.append((list(argv), data))
+        answer = self.answers[0] if callable(self.answers[0]) else self.answers.pop(0) if len(self.answers) > 1 \
+            else self.answers[0]
+        return answer(argv) if callable(answer) else answer
+
+
+# -- Docker -------------------------------------------------------------------------------------------------
+
+def _digest(text):
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class FakeContainer(Container):
+    """The SDK's Container model (its name, id, status and reload() as they are) whose actions change the fake
+    engine instead of calling the Docker API; as with the real one, ``attrs`` is a snapshot until reload()."""
+
+    def _engine(self):
+        return self.client.containers.by_id[self.id]
+
+    def _state(self, running, status):
+        self._engine()["State"].update(Running=running, Status=status)
+        self.client.calls.append((status, self.name))
+
+    def start(self, **kwargs):
+        self._state(True, "running")
+
+    def stop(self, **kwargs):
+        self._state(False, "exited")
+
+    def restart(self, **kwargs):
+        self._state(True, "running")
+        self.client.calls[-1] = ("restarted", self.name)
+
+    def remove(self, **kwargs):
+        self.client.containers.by_id.pop(self.id)
+        self.client.calls.append(("removed", self.name))
+
+    def rename(self, name):
+        self.client.calls.append(("renamed", self.name, name))
+        self._engine()["Name"] = "/" + name
+
+    def exec_run(self, cmd, **kwargs):
+        self.client.calls.append(("exec", self.name, cmd))
+        exit_code, output = self.client.exec_answer(cmd)
+        return ExecResult(exit_code, output.encode() if isinstance(output, str) else output)
+
+    def logs(self, **kwargs):
+        return self.client.container_logs.encode()
+
+
+class FakeContainers:
+    """client.containers: get/list/create/run with the attrs layout ``docker inspect`` gives."""
+
+    def __init__(self, client):
+        self.client = client
+        self.by_id = {}
+        self.ids = itertools.count(1)
+
+    def get(self, name_or_id):
+        for attrs in self.by_id.values():
+            if name_or_id in (attrs["Id"], attrs["Name"][1:]):
+                return FakeContainer(attrs=copy.deepcopy(attrs), client=self.client, collection=self)
+        raise NotFound("No such container: {0}".format(name_or_id))
+
+    def list(self, all=False, filters=None):  # pylint: disable=redefined-builtin
+        found = [self.get(container_id) for container_id in self.by_id]
+        return [container for container in found if all or container.status == "running"]
+
+    def create(self, image, command=None, **kwargs):
+        """As ContainerCollection.create: the SDK turns the keyword arguments into the API's config (a TypeError
+        for one it does not know), the engine fills in what it adds itself."""
+        local = self.client.images.get(image)
+        kwargs.update(image=image, command=command, version=DOCKER_API_VERSION)
+        create_kwargs = _create_container_args(kwargs)
+        host_config = dict(create_kwargs.pop("host_config"))
+        name = create_kwargs.pop("name", None) or "container{0}".format(len(self.by_id))
+        create_kwargs.pop("platform", None)
+        config = dict(ContainerConfig(DOCKER_API_VERSION, **create_kwargs))
+        config["Env"] = list(local.attrs["Config"]["Env"]) + (config["Env"] or [])
+        config["Cmd"] = config["Cmd"] or ["/bin/run"]
+        host_config.setdefault("NetworkMode", "bridge")
+        host_config.setdefault("RestartPolicy", {"Name": "no"})
+        container_id = _digest("container{0}".format(next(self.ids)))[7:]
+        networks = {host_config["NetworkMode"]: {"IPAddress": "172.18.0.{0}".format(len(self.by_id) + 2)}}
+        attrs = {"Id": container_id, "Name": "/" + name, "Image": local.id, "Config": config,
+                 "HostConfig": host_config, "State": {"Status": "created", "Running": False}, "RestartCount": 0,
+                 "NetworkSettings": {"Networks": networks}}
+        if any(other["Name"] == attrs["Name"] for other in self.by_id.values()):
+            raise APIError('Conflict. The container name "/{0}" is already in use'.format(name))
+        self.by_id[container_id] = attrs
+        self.client.calls.append(("created", name))
+        return self.get(container_id)
+
+    def run(self, image, command=None, remove=False, stdout=True, stderr=False, **kwargs):
+        """As ContainerCollection.run without detach: pulls a missing image, raises ContainerError for a non-zero
+        exit with the command's standard error."""
+        try:
+            self.client.images.get(image)
+        except ImageNotFound:
+            self.client.images.pull(image)
+        self.client.calls.append(("run", image, command, kwargs))
+        exit_code, output = self.client.run_answer(command)
+        if exit_code != 0:
+            raise ContainerError(None, exit_code, command, image, output.encode())
+        return output.encode()
+
+
+class FakeImages:
+    """client.images: get raises ImageNotFound for an image not on the host; pull takes it from ``registry``."""
+
+    def __init__(self, client, local=(), registry=()):
+        self.client = client
+        self.local = {}
+        self.registry = set(registry)
+        for reference in local:
+            self.add(reference)
+
+    def add(self, reference):
+        self.local[reference] = Image(attrs={"Id": _digest(reference), "RepoTags": [reference],
+                                             "Config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]}})
+        return self.local[reference]
+
+    def get(self, name):
+        if name not in self.local:
+            raise ImageNotFound("No such image: {0}".format(name))
+        return self.local[name]
+
+    def pull(self, repository, tag=None, platform=None):
+        reference = repository if tag is None else repository + ("@" if tag.startswith("sha256:") else ":") + tag
+        self.client.calls.append(("pulled", reference, platform))
+        if reference not in self.registry:
+            raise APIError("pull access denied for {0}, repository does not exist".format(repository))
+        return self.add(reference)
+
+
+class FakeNetworks:
+    def __init__(self, client):
+        self.client = client
+        self.names = {"bridge", "host", "none"}
+
+    def list(self, names=None):
+        return [name for name in names or self.names if name in self.names]
+
+    def create(self, name, driver=None):
+        self.client.calls.append(("network", name, driver))
+        self.names.add(name)
+
+
+class FakeDocker:
+    """A docker.DockerClient stand-in. ``calls`` records every change (created, started, pulled ...) in order."""
+
+    def __init__(self, local=(), registry=(), architecture="x86_64"):
+        self.calls = []
+        self.architecture = architecture
+        self.containers = FakeContainers(self)
+        self.images = FakeImages(self, local, registry)
+        self.networks = FakeNetworks(self)
+        self.exec_answers = {}
+        self.run_answers = []
+        self.container_logs = ""
+
+    def ping(self):
+        return True
+
+    def info(self):
+        return {"ServerVersion": "27.3.1", "Architecture": self.architecture, "DockerRootDir": "/var/lib/docker"}
+
+    def exec_answer(self, cmd):
+        key = " ".join(cmd) if isinstance(cmd, list) else cmd
+        for start, answer in self.exec_answers.items():
+            if key.startswith(start):
+                return answer
+        return 0, ""
+
+    def run_answer(self, command):
+        return self.run_answers.pop(0) if self.run_answers else (0, "")
+
+    def changes(self):
+        """The calls that changed something."""
+        return [call for call in self.calls if call[0] != "exec" and call[0] != "run"]
