@@ -37,7 +37,7 @@ def module_params(module_name, **given):
             pass
     spec = seen.call_args.kwargs["argument_spec"]
     result = ArgumentSpecValidator(spec).validate(given)
-    assert not result.errors, result.error_messages
+    assert not result.error_messages, result.error_messages
     return result.validated_parameters
 
 
