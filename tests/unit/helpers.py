@@ -219,9 +219,12 @@ class FakeContainers:
         self.client.calls.append(("created", name))
         return self.get(container_id)
 
-    def run(self, image, command=None, remove=False, stdout=True, stderr=False, **kwargs):
-        """As ContainerCollection.run without detach: pulls a missing image, raises ContainerError for a non-zero
-        exit with the command's standard error."""
+    def run(self, image, command=None, **kwargs):
+        """As ContainerCollection.run without detach: the same argument check as create, pulls a missing image,
+        raises ContainerError for a non-zero exit with the command's standard error."""
+        create_options = {key: value for key, value in kwargs.items()
+                          if key not in ("remove", "stdout", "stderr", "stream", "detach")}
+        _create_container_args(dict(create_options, image=image, command=command, version=DOCKER_API_VERSION))
         try:
             self.client.images.get(image)
         except ImageNotFound:
