@@ -26,9 +26,9 @@ class _SpecSeen(Exception):
     pass
 
 
-def module_params(module_name, **given):
-    """``given`` validated against the argument spec module ``module_name``'s main() declares, defaults filled in:
-    the dict the module hands its service function."""
+def module_params(module_name, base=None, **given):
+    """``base`` updated with ``given``, validated against the argument spec module ``module_name``'s main() declares,
+    defaults filled in: the dict the module hands its service function."""
     module = importlib.import_module(MODULES + module_name)
     with mock.patch.object(module, "AnsibleModule", side_effect=_SpecSeen) as seen:
         try:
@@ -36,7 +36,7 @@ def module_params(module_name, **given):
         except _SpecSeen:
             pass
     spec = seen.call_args.kwargs["argument_spec"]
-    result = ArgumentSpecValidator(spec).validate(given)
+    result = ArgumentSpecValidator(spec).validate(dict(base or {}, **given))
     assert not result.error_messages, result.error_messages
     return result.validated_parameters
 

@@ -32,10 +32,9 @@ def engine(monkeypatch):
 
 
 def params(health_url="http://127.0.0.1:9", **given):
-    options = dict(image=IMAGE, gitlab_url="https://gitlab.example.com/", manage_jwt_keys=False,
-                   secret_env={"AIGW_MODEL_API_KEY_CUSTOM": MODEL_KEY}, health_url=health_url, health_timeout=3)
-    options.update(given)
-    return module_params("gateway_container", **options)
+    return module_params("gateway_container", {
+        "image": IMAGE, "gitlab_url": "https://gitlab.example.com/", "manage_jwt_keys": False, "health_timeout": 3,
+        "secret_env": {"AIGW_MODEL_API_KEY_CUSTOM": MODEL_KEY}, "health_url": health_url}, **given)
 
 
 # -- the declaration ------------------------------------------------------------------------------------------
@@ -171,9 +170,9 @@ def test_unhealthy_replacement_puts_the_previous_container_back(engine, gateway_
     gateway_up.routes[("GET", "/monitoring/healthz")] = Answer(503, "starting")
     engine.container_logs = "boot\nusing key {0}\nERROR model unreachable\n".format(MODEL_KEY)
     with pytest.raises(DuoError) as info:
-        gateway.reconcile(params(gateway_up.url, health_timeout=1, env={"AIGW_LOG_LEVEL": "debug"}))
+        gateway.reconcile(params(gateway_up.url, health_timeout=0, env={"AIGW_LOG_LEVEL": "debug"}))
     details = info.value.details
-    assert "did not become healthy within 1 s" in info.value.msg and "HTTP 503, expected 200" in info.value.msg
+    assert "did not become healthy within 0 s" in info.value.msg and "HTTP 503, expected 200" in info.value.msg
     assert "The previous container was put back and is serving." in info.value.msg
     assert details["rolled_back"] and details["changed"]
     assert details["logs"] == ["boot", "using key <redacted>", "ERROR model unreachable"]

@@ -13,9 +13,7 @@ from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import (
 
 
 def probe_params(url, **given):
-    options = dict(url=url, retries=0, delay=0.01, timeout=3)
-    options.update(given)
-    return module_params("gateway_probe", **options)
+    return module_params("gateway_probe", {"url": url, "retries": 0, "delay": 0.01, "timeout": 3}, **given)
 
 
 @pytest.fixture(scope="module")

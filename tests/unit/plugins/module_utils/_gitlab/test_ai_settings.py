@@ -93,25 +93,32 @@ needs_ruby = pytest.mark.skipif(not shutil.which("ruby"), reason="the gitlab-rai
 
 
 @needs_ruby
-@pytest.mark.parametrize("version, table, location", [
-    ("18.2.1-ee", "ai_settings", "Ai::Setting.instance"),
-    ("19.2.0-ee", "application_settings", "ApplicationSetting.current_without_cache")])
-def test_runner_check_mode_apply_and_idempotence(tmp_path, version, table, location):
-    gitlab = Standin(tmp_path, version)
+def test_runner_check_mode_apply_and_idempotence(tmp_path):
+    gitlab = Standin(tmp_path, "18.2.1-ee")
     params = module_params("ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file, **ALL)
     checked = ai_settings.apply(params, True, gitlab)
     assert checked["changed"] and sorted(checked["changes"]) == sorted(NORMALISED)
     assert checked["diff"] == {"before": dict.fromkeys(NORMALISED), "after": NORMALISED}
-    assert gitlab.state[table] == {}, "check mode wrote to the database"
+    assert gitlab.state["ai_settings"] == {}, "check mode wrote to the database"
 
     applied = ai_settings.apply(params, False, gitlab)
-    assert applied["changed"] and applied["after"] == NORMALISED and applied["location"] == location
+    assert applied["changed"] and applied["after"] == NORMALISED and applied["location"] == "Ai::Setting.instance"
     assert (applied["method"], applied["rails_runner_calls"]) == ("rails_runner", 1)
-    assert gitlab.state[table] == NORMALISED
+    assert gitlab.state["ai_settings"] == NORMALISED
 
     again = ai_settings.apply(params, False, gitlab)
     assert not again["changed"] and again["changes"] == [] and again["before"] == again["after"] == NORMALISED
     assert len(gitlab.argv) == 3 and all(argv[:2] == [STANDIN_RAILS, "runner"] for argv in gitlab.argv)
+
+
+@needs_ruby
+def test_runner_writes_application_settings_from_19_2(tmp_path):
+    gitlab = Standin(tmp_path, "19.2.0-ee")
+    params = module_params("ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
+                           ai_gateway_url="https://aigw.example.com")
+    result = ai_settings.apply(params, False, gitlab)
+    assert result["location"] == "ApplicationSetting.current_without_cache"
+    assert gitlab.state == {"ai_settings": {}, "application_settings": {"ai_gateway_url": "https://aigw.example.com"}}
 
 
 @needs_ruby
