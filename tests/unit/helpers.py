@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import itertools
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
@@ -113,6 +114,21 @@ def gateway_routes(root_body="No authorization header presented"):
     """The AI gateway's two documented answers."""
     return {("GET", "/monitoring/healthz"): Answer(200, {"status": "ok"}),
             ("GET", "/"): Answer(401, {"error": root_body})}
+
+
+def silent_port():
+    """(port, socket): a port on 127.0.0.1 that accepts connections and never answers, until the socket is closed."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock.getsockname()[1], sock
+
+
+def closed_port():
+    """A port on 127.0.0.1 nothing listens on."""
+    port, sock = silent_port()
+    sock.close()
+    return port
 
 
 # -- commands -----------------------------------------------------------------------------------------------

@@ -1,33 +1,26 @@
 """The one HTTP layer against real sockets on loopback: TLS/timeout settings, the mapping of requests' errors to a
 DuoError that says what to fix, and probes with retries, deadlines and body expectations."""
 
-import socket
 import time
 
 import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils import _http
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.tests.unit import helpers
 from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import Answer, LoopbackHTTP
 
 
 @pytest.fixture()
 def silent_port():
-    """A port that accepts connections and never answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    yield sock.getsockname()[1]
+    port, sock = helpers.silent_port()
+    yield port
     sock.close()
 
 
 @pytest.fixture()
 def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return helpers.closed_port()
 
 
 @pytest.mark.parametrize("validate_certs, ca_path, expected", [

@@ -7,15 +7,13 @@ import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway import host_facts
-from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import FakeDocker, module_params
+from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import FakeDocker, closed_port, module_params, silent_port
 
 
 @pytest.fixture()
 def listener():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1)
-    yield sock.getsockname()[1]
+    port, sock = silent_port()
+    yield port
     sock.close()
 
 
@@ -40,11 +38,7 @@ def test_free_bytes_of_a_directory(tmp_path):
 
 def test_port_in_use_sees_a_listener_and_not_a_free_port(listener):
     assert host_facts.port_in_use("127.0.0.1", listener) is True
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    free = sock.getsockname()[1]
-    sock.close()
-    assert host_facts.port_in_use("127.0.0.1", free) is False
+    assert host_facts.port_in_use("127.0.0.1", closed_port()) is False
 
 
 def test_hostname_facts(monkeypatch):
