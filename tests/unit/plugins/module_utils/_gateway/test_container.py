@@ -145,7 +145,7 @@ def test_a_changed_declaration_replaces_the_container(engine, gateway_up):
     assert result["diff"]["before"]["image"] == IMAGE and result["diff"]["after"]["image"] == NEWER
     current = engine.containers.get("gitlab-ai-gateway")
     assert current.id != old_id and current.attrs["Config"]["Image"] == NEWER
-    assert [name for name in (c.name for c in engine.containers.list(all=True))] == ["gitlab-ai-gateway"]
+    assert [container.name for container in engine.containers.list(all=True)] == ["gitlab-ai-gateway"]
     assert ("renamed", "gitlab-ai-gateway", "gitlab-ai-gateway-previous") in engine.calls
 
 

@@ -152,8 +152,8 @@ def test_container_first_run_then_nothing_then_reload(engine, tmp_path):
 
     newer = nginx.reconcile(container_params(tmp_path, NEWER), False, Runner())
     assert newer["changed"] and newer["reloaded"] and not newer["container_changed"]
-    assert engine.calls[-1] == ("exec", "gitlab-ai-gateway-proxy", ["nginx", "-s", "reload", "-c",
-                                                                   "/etc/nginx/duo/nginx.conf"])
+    reload_command = ["nginx", "-s", "reload", "-c", "/etc/nginx/duo/nginx.conf"]
+    assert engine.calls[-1] == ("exec", "gitlab-ai-gateway-proxy", reload_command)
     assert engine.containers.get("gitlab-ai-gateway-proxy").id == proxy.id
 
 
