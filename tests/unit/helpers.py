@@ -6,7 +6,9 @@ import hashlib
 import importlib
 import itertools
 import json
+import os
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
@@ -16,6 +18,8 @@ from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container, ExecResult, _create_container_args
 from docker.models.images import Image
 from docker.types import ContainerConfig
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates
 
 MODULES = "ansible_collections.gitlab_duo.self_hosted.plugins.modules."
 DOCKER_API_VERSION = "1.45"
@@ -108,6 +112,23 @@ class LoopbackHTTP:
     def __exit__(self, *exc_info):
         self.server.shutdown()
         self.server.server_close()
+
+
+def tls_files(directory, names=("127.0.0.1",), days=30):
+    """(certificate path, key path) of a new self-signed certificate for ``names`` in ``directory``."""
+    key = certificates.new_private_key_pem()
+    paths = (os.path.join(str(directory), "cert.pem"), os.path.join(str(directory), "key.pem"))
+    for path, text in zip(paths, (certificates.self_signed(list(names), key, days=days), key)):
+        with open(path, "w") as handle:
+            handle.write(text)
+    return paths
+
+
+def tls_server(certificate, key):
+    """The TLS context of a loopback server presenting ``certificate``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    return context
 
 
 def gateway_routes(root_body="No authorization header presented"):
@@ -263,14 +284,16 @@ class FakeImages:
             self.add(reference)
 
     def add(self, reference):
-        self.local[reference] = Image(attrs={"Id": _digest(reference), "RepoTags": [reference],
+        self.local[reference] = Image(attrs={"Id": _digest(reference), "RepoTags": [reference], "Architecture": "amd64",
                                              "Config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]}})
         return self.local[reference]
 
     def get(self, name):
-        if name not in self.local:
-            raise ImageNotFound("No such image: {0}".format(name))
-        return self.local[name]
+        """By reference or by id, as ``docker image inspect``."""
+        for reference, image in self.local.items():
+            if name in (reference, image.id):
+                return image
+        raise ImageNotFound("No such image: {0}".format(name))
 
     def pull(self, repository, tag=None, platform=None):
         reference = repository if tag is None else repository + ("@" if tag.startswith("sha256:") else ":") + tag
@@ -313,9 +336,10 @@ class FakeDocker:
         return {"ServerVersion": "27.3.1", "Architecture": self.architecture, "DockerRootDir": "/var/lib/docker"}
 
     def exec_answer(self, cmd):
-        key = " ".join(cmd) if isinstance(cmd, list) else cmd
-        for start, answer in self.exec_answers.items():
-            if key.startswith(start):
+        """The answer of the first ``exec_answers`` entry whose key is part of the command line; (0, "") else."""
+        line = " ".join(cmd) if isinstance(cmd, list) else cmd
+        for fragment, answer in self.exec_answers.items():
+            if fragment in line:
                 return answer
         return 0, ""
 

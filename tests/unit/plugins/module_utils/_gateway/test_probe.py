@@ -1,15 +1,12 @@
 """Is the gateway up? Its two documented answers probed on loopback, over HTTP and over HTTPS with a certificate the
 test makes (trusted, untrusted, about to expire)."""
 
-import ssl
-
 import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway import probe
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates
 from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import (
-    Answer, LoopbackHTTP, gateway_routes, module_params)
+    Answer, LoopbackHTTP, gateway_routes, module_params, tls_files, tls_server)
 
 
 def probe_params(url, **given):
@@ -17,19 +14,13 @@ def probe_params(url, **given):
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tls")
-    key = certificates.new_private_key_pem()
-    (directory / "key.pem").write_text(key)
-    (directory / "cert.pem").write_text(certificates.self_signed(["127.0.0.1"], key, days=30))
-    return str(directory / "cert.pem"), str(directory / "key.pem")
+def certificate(tmp_path_factory):
+    return tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture()
-def tls_gateway(tls_files):
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*tls_files)
-    with LoopbackHTTP(gateway_routes(), ssl_context=context) as server:
+def tls_gateway(certificate):
+    with LoopbackHTTP(gateway_routes(), ssl_context=tls_server(*certificate)) as server:
         yield server
 
 
@@ -94,8 +85,8 @@ def test_bad_url_names_the_field():
     assert info.value.msg.startswith("url='gw.example.com:5052': not an absolute http:// or https:// URL")
 
 
-def test_https_with_the_ca_that_signed_it(tls_gateway, tls_files):
-    result = probe.run(probe_params(tls_gateway.url, ca_path=tls_files[0]))
+def test_https_with_the_ca_that_signed_it(tls_gateway, certificate):
+    result = probe.run(probe_params(tls_gateway.url, ca_path=certificate[0]))
     assert result["ok"], result["problems"]
     assert result["tls"]["verified"] and result["tls"]["names"] == ["127.0.0.1"] and 28 <= result["tls"]["days_left"] <= 30
 

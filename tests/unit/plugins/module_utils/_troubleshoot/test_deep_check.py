@@ -73,7 +73,7 @@ def engine(monkeypatch):
 
 def test_run_redacts_the_key_and_asks_the_model(engine):
     engine.exec_answers = {"poetry run troubleshoot": (1, FAILING),
-                           "sh -c": (0, '{"response": "Hello! key sk-deep-test-key"}')}
+                           "/v1/chat/agent": (0, '{"response": "Hello! key sk-deep-test-key"}')}
     params = module_params("gateway_deep_test", api_key=API_KEY, endpoint="localhost:5053", model_name="mistral",
                            model_endpoint="http://vllm:8000/v1")
     result = deep_check.run(params)
