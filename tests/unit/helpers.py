@@ -7,12 +7,15 @@ import importlib
 import itertools
 import json
 import os
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
+import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from docker.errors import APIError, ContainerError, ImageNotFound, NotFound
 from docker.models.containers import Container, ExecResult, _create_container_args
@@ -167,6 +170,38 @@ class Runner:
         answer = self.answers[0] if callable(self.answers[0]) else self.answers.pop(0) if len(self.answers) > 1 \
             else self.answers[0]
         return answer(argv) if callable(answer) else answer
+
+
+# -- the lab's gitlab-rails stand-in -------------------------------------------------------------------------
+
+STANDIN_RAILS = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "lab", "gitlab",
+                                             "gitlab-rails"))
+needs_ruby = pytest.mark.skipif(not shutil.which("ruby"), reason="the gitlab-rails stand-in needs ruby")
+
+
+class Standin:
+    """The lab's gitlab-rails stand-in with its own database (``state``, saved as state.json) in ``home``: real Ruby
+    runs the generated script. Called as a module's run_command, it keeps every (argv, data)."""
+
+    def __init__(self, home, version, state=None):
+        self.home = str(home)
+        self.version_file = os.path.join(self.home, "VERSION")
+        with open(self.version_file, "w") as handle:
+            handle.write(version + "\n")
+        with open(os.path.join(self.home, "state.json"), "w") as handle:
+            json.dump(state or {"ai_settings": {}, "application_settings": {}}, handle)
+        self.calls = []
+
+    def __call__(self, argv, data=None):
+        self.calls.append((list(argv), data))
+        done = subprocess.run(argv, input=data, capture_output=True, text=True, check=False,
+                              env=dict(os.environ, GITLAB_STANDIN_HOME=self.home))
+        return done.returncode, done.stdout, done.stderr
+
+    @property
+    def state(self):
+        with open(os.path.join(self.home, "state.json")) as handle:
+            return json.load(handle)
 
 
 # -- Docker -------------------------------------------------------------------------------------------------

@@ -3,9 +3,6 @@ call (the lab's Ruby stand-in runs the real generated Ruby) or through the API (
 check mode writes nothing, the diff shows before/after, a second run changes nothing."""
 
 import json
-import os
-import shutil
-import subprocess
 
 import pytest
 
@@ -13,10 +10,9 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab import ai_settings
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rails import RESULT_MARKER
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import parse_gitlab_version
-from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import Answer, LoopbackHTTP, Runner, module_params
+from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import (
+    STANDIN_RAILS, Answer, LoopbackHTTP, Runner, Standin, module_params, needs_ruby)
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-STANDIN_RAILS = os.path.join(REPO, "lab", "gitlab", "gitlab-rails")
 TOKEN = "glpat-admin-unit"
 ALL = {"ai_gateway_url": "https://aigw.example.com/", "ai_gateway_timeout_seconds": 300,
        "duo_agent_platform_service_url": "aigw.example.com:50052", "enabled_instance_verbose_ai_logs": True}
@@ -65,33 +61,6 @@ def test_location_for(version, location):
 
 # -- through gitlab-rails runner ------------------------------------------------------------------------------
 
-class Standin:
-    """The lab's gitlab-rails stand-in with its own database in ``home``: real Ruby runs the generated script."""
-
-    def __init__(self, home, version):
-        self.home = str(home)
-        self.version_file = os.path.join(self.home, "VERSION")
-        with open(self.version_file, "w") as handle:
-            handle.write(version + "\n")
-        with open(os.path.join(self.home, "state.json"), "w") as handle:
-            json.dump({"ai_settings": {}, "application_settings": {}}, handle)
-        self.argv = []
-
-    def __call__(self, argv, data=None):
-        self.argv.append(argv)
-        done = subprocess.run(argv, input=data, capture_output=True, text=True, check=False,
-                              env=dict(os.environ, GITLAB_STANDIN_HOME=self.home))
-        return done.returncode, done.stdout, done.stderr
-
-    @property
-    def state(self):
-        with open(os.path.join(self.home, "state.json")) as handle:
-            return json.load(handle)
-
-
-needs_ruby = pytest.mark.skipif(not shutil.which("ruby"), reason="the gitlab-rails stand-in needs ruby")
-
-
 @needs_ruby
 def test_runner_check_mode_apply_and_idempotence(tmp_path):
     gitlab = Standin(tmp_path, "18.2.1-ee")
@@ -108,7 +77,7 @@ def test_runner_check_mode_apply_and_idempotence(tmp_path):
 
     again = ai_settings.apply(params, False, gitlab)
     assert not again["changed"] and again["changes"] == [] and again["before"] == again["after"] == NORMALISED
-    assert len(gitlab.argv) == 3 and all(argv[:2] == [STANDIN_RAILS, "runner"] for argv in gitlab.argv)
+    assert len(gitlab.calls) == 3 and all(argv[:2] == [STANDIN_RAILS, "runner"] for argv, _data in gitlab.calls)
 
 
 @needs_ruby
