@@ -54,8 +54,8 @@ def module_params(module_name, base=None, **given):
 class Answer:
     """What a route answers: a status, a body (a dict or list is sent as JSON) and headers."""
 
-    def __init__(self, status=200, body=None, headers=None, delay=None):
-        self.status, self.body, self.headers, self.delay = status, body, headers or {}, delay
+    def __init__(self, status=200, body=None, headers=None):
+        self.status, self.body, self.headers = status, body, headers or {}
 
     def payload(self):
         if isinstance(self.body, (dict, list)):
@@ -78,12 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake.requests.append(request)
         route = self.server.fake.routes.get((self.command, self.path.split("?")[0]))
         answer = route(request) if callable(route) else route or Answer(404, {"message": "404 Not Found"})
-        if answer.delay:
-            answer.delay.wait(10)
         payload, content_type = answer.payload()
+        headers = dict({"Content-Type": content_type}, **answer.headers)
         self.send_response(answer.status)
-        self.send_header("Content-Type", answer.headers.pop("Content-Type", content_type))
-        for key, value in answer.headers.items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -167,9 +165,9 @@ class Runner:
 
     def __call__(self, argv, data=None):
         self.calls.append((list(argv), data))
-        answer = self.answers[0] if callable(self.answers[0]) else self.answers.pop(0) if len(self.answers) > 1 \
-            else self.answers[0]
-        return answer(argv) if callable(answer) else answer
+        if callable(self.answers[0]):
+            return self.answers[0](argv)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
 # -- the lab's gitlab-rails stand-in -------------------------------------------------------------------------
