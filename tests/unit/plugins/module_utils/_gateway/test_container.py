@@ -216,3 +216,36 @@ def test_absent_removes_and_check_mode_keeps(engine, gateway_up):
                        "diff": {"before": {"name": "gitlab-ai-gateway"}, "after": {}}}
     assert not engine.containers.by_id
     assert gateway.reconcile(params(state="absent"))["changed"] is False
+
+
+def test_a_variable_dropped_from_the_declaration_replaces_the_container(engine, gateway_up):
+    gateway.reconcile(params(gateway_up.url, env={"AIGW_LOG_LEVEL": "debug"}))
+    result = gateway.reconcile(params(gateway_up.url), check_mode=True)
+    assert result["changes"] == ["env"] and "AIGW_LOG_LEVEL" in result["diff"]["before"]["env"]
+    assert "AIGW_LOG_LEVEL" not in result["diff"]["after"]["env"]
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({"health_url": "http://gw.internal:5052/"}, "http://gw.internal:5052"),
+    ({"health_url": None, "network_mode": "host"}, "http://127.0.0.1:5052"),
+    ({"health_url": None, "published_port": 15052}, "http://127.0.0.1:15052"),
+    ({"health_url": None, "published_port": 15052, "bind_address": "10.0.0.5"}, "http://10.0.0.5:15052"),
+    ({"health_url": None, "published_port": 0, "network_mode": "duo-net"}, "http://172.18.0.2:5052"),
+])
+def test_health_url(engine, given, expected):
+    spec = gateway.build_spec(params(**given), None)
+    manager = gateway.GatewayManager(engine, spec)
+    manager.ensure_image()
+    assert manager.health_url(manager.create()) == expected
+
+
+def test_no_way_to_reach_the_container_for_its_health(engine):
+    spec = gateway.build_spec(params(health_url=None, published_port=0), None)
+    manager = gateway.GatewayManager(engine, spec)
+    manager.ensure_image()
+    container = manager.create()
+    engine.containers.by_id[container.id]["NetworkSettings"]["Networks"] = {"bridge": {"IPAddress": ""}}
+    with pytest.raises(DuoError) as info:
+        manager.health_url(container)
+    assert info.value.msg == ("Cannot tell how to reach container gitlab-ai-gateway for its health check. Fix: "
+                              "publish a port or set health_url.")
