@@ -3,14 +3,16 @@ test makes (trusted, untrusted, about to expire)."""
 
 import pytest
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import InputError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway import probe
 from ansible_collections.gitlab_duo.self_hosted.tests.unit.helpers import (
     Answer, LoopbackHTTP, gateway_routes, module_params, tls_files, tls_server)
 
 
 def probe_params(url, **given):
-    return module_params("gateway_probe", {"url": url, "retries": 0, "delay": 0.01, "timeout": 3}, **given)
+    """With fail_on_error off, failed probes are a result to read (the default, on, is tested below)."""
+    return module_params("gateway_probe", {"url": url, "retries": 0, "delay": 0.01, "timeout": 3,
+                                           "fail_on_error": False}, **given)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,16 @@ def test_a_gateway_without_authentication_is_a_problem():
         server.routes[("GET", "/")] = Answer(200, {"message": "welcome"})
         result = probe.run(probe_params(server.url))
     assert not result["ok"] and result["problems"] == ["{0}/: HTTP 200, expected 401".format(server.url)]
+
+
+def test_a_failed_probe_fails_by_default_with_the_result():
+    with LoopbackHTTP(gateway_routes()) as server:
+        server.routes[("GET", "/")] = Answer(200, {"message": "welcome"})
+        with pytest.raises(DuoError) as info:
+            probe.run(probe_params(server.url, label="gw1", fail_on_error=True))
+    assert info.value.msg == "Probe 'gw1' failed: {0}/: HTTP 200, expected 401".format(server.url)
+    assert info.value.details["ok"] is False and len(info.value.details["probes"]) == 2
+    assert info.value.details["problems"] == ["{0}/: HTTP 200, expected 401".format(server.url)]
 
 
 def test_http_kind_with_headers_and_expected_body():

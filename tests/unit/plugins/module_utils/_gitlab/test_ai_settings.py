@@ -64,7 +64,7 @@ def test_location_for(version, location):
 @needs_ruby
 def test_runner_check_mode_apply_and_idempotence(tmp_path):
     gitlab = Standin(tmp_path, "18.2.1-ee")
-    params = module_params("ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file, **ALL)
+    params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file, **ALL)
     checked = ai_settings.apply(params, True, gitlab)
     assert checked["changed"] and sorted(checked["changes"]) == sorted(NORMALISED)
     assert checked["diff"] == {"before": dict.fromkeys(NORMALISED), "after": NORMALISED}
@@ -83,7 +83,7 @@ def test_runner_check_mode_apply_and_idempotence(tmp_path):
 @needs_ruby
 def test_runner_writes_application_settings_from_19_2(tmp_path):
     gitlab = Standin(tmp_path, "19.2.0-ee")
-    params = module_params("ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
+    params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
                            ai_gateway_url="https://aigw.example.com")
     result = ai_settings.apply(params, False, gitlab)
     assert result["location"] == "ApplicationSetting.current_without_cache"
@@ -93,7 +93,7 @@ def test_runner_writes_application_settings_from_19_2(tmp_path):
 @needs_ruby
 def test_runner_reports_gitlab_refusing_a_value(tmp_path):
     gitlab = Standin(tmp_path, "18.2.1-ee")
-    params = module_params("ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
+    params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
                            ai_gateway_url="http://localhost:5052", allow_local_urls=True)
     with pytest.raises(DuoError) as info:
         ai_settings.apply(params, False, gitlab)
@@ -113,7 +113,7 @@ def test_runner_value_that_did_not_stick_is_an_error():
 
 
 def test_unknown_version_names_gitlab_version_and_the_api_way(tmp_path):
-    params = module_params("ai_settings", version_file=str(tmp_path / "missing"), ai_gateway_url="https://gw")
+    params = module_params("gitlab_ai_settings", version_file=str(tmp_path / "missing"), ai_gateway_url="https://gw")
     run = Runner()
     with pytest.raises(DuoError) as info:
         ai_settings.apply(params, False, run)
@@ -125,7 +125,7 @@ def test_given_version_skips_the_version_file():
     run = Runner(lambda argv: (0, RESULT_MARKER + json.dumps({
         "ok": True, "before": {"ai_gateway_url": "https://gw"}, "after": {"ai_gateway_url": "https://gw"},
         "changed": [], "location": "ApplicationSetting.current_without_cache"}), ""))
-    params = module_params("ai_settings", version_file="/nonexistent", gitlab_version="19.3.0-ee",
+    params = module_params("gitlab_ai_settings", version_file="/nonexistent", gitlab_version="19.3.0-ee",
                            ai_gateway_url="https://gw")
     result = ai_settings.apply(params, False, run)
     assert not result["changed"] and result["location"] == "ApplicationSetting.current_without_cache"
@@ -166,7 +166,7 @@ class FakeGitLab(LoopbackHTTP):
 
 
 def api_params(gitlab, **given):
-    return module_params("ai_settings", api_url=gitlab.url, api_token=TOKEN, **dict(ALL, **given))
+    return module_params("gitlab_ai_settings", api_url=gitlab.url, api_token=TOKEN, **dict(ALL, **given))
 
 
 def test_api_check_mode_apply_and_idempotence():

@@ -74,7 +74,7 @@ def engine(monkeypatch):
 def test_run_redacts_the_key_and_asks_the_model(engine):
     engine.exec_answers = {"poetry run troubleshoot": (1, FAILING),
                            "/v1/chat/agent": (0, '{"response": "Hello! key sk-deep-test-key"}')}
-    params = module_params("gateway_deep_test", api_key=API_KEY, endpoint="localhost:5053", model_name="mistral",
+    params = module_params("gateway_deep_check", api_key=API_KEY, endpoint="localhost:5053", model_name="mistral",
                            model_endpoint="http://vllm:8000/v1")
     result = deep_check.run(params)
     assert result["changed"] is False and API_KEY not in json.dumps(result)
@@ -87,12 +87,12 @@ def test_run_redacts_the_key_and_asks_the_model(engine):
 
 def test_run_without_a_model_asks_once(engine):
     engine.exec_answers = {"poetry run troubleshoot": (0, HEALTHY)}
-    result = deep_check.run(module_params("gateway_deep_test"))
+    result = deep_check.run(module_params("gateway_deep_check"))
     assert [item["id"] for item in result["findings"]] == ["gateway.deep_test.ok"]
     assert [call[2] for call in engine.calls if call[0] == "exec"] == [["poetry", "run", "troubleshoot"]]
 
 
 def test_run_without_the_container(engine):
     with pytest.raises(DuoError) as info:
-        deep_check.run(module_params("gateway_deep_test", name="no-such-gateway"))
+        deep_check.run(module_params("gateway_deep_check", name="no-such-gateway"))
     assert info.value.msg == "No container named 'no-such-gateway'. Fix: install the gateway first."

@@ -57,7 +57,7 @@ def test_instance_markdown():
     assert "### CRITICAL: ai_gateway_url is not set\n\n- id: `gitlab.ai_gateway_url_unset` on `gitlab1`\n" in text
     assert "- evidence: AI_GATEWAY_URL=http://old:5052 / set by hand\n" in text, "a pipe would break a table"
     assert "- evidence: ai_gateway_url=nil; model key " + MODEL_KEY in text, "evidence lines are joined"
-    assert "- evidence: -\n" in text and "- source: DOMAIN §" in text
+    assert "- evidence: -\n" in text and ": {0}\n".format(prod["findings"][1]["doc"]) in text
     assert "| gw1 | gateway.healthz | HTTP 200 |" in text.split("## Checks that passed")[1]
     healthy = report.instance_markdown(report.group(results())[0])
     assert "## Findings" not in healthy and "Overall: **OK**" in healthy
