@@ -83,7 +83,7 @@ def main():
         direct_port, https_port = free_port(), free_port()
         client.containers.run(IMAGE + ":self-hosted-v18.2.10-ee", detach=True, name=gateway_name, network=network,
                               ports={"5052/tcp": ("127.0.0.1", direct_port)}, labels={"gitlab_duo.bench": run})
-        proxy = {"name": "duo-bench-proxy-" + run, "image": NGINX_IMAGE, "network": network, "proxy_dir": proxy_dir,
+        proxy = {"proxy_container_name": "duo-bench-proxy-" + run, "image": NGINX_IMAGE, "network": network, "proxy_dir": proxy_dir,
                  "http_port": 5002, "https_port": https_port, "bind_address": "127.0.0.1",
                  "labels": {"gitlab_duo.bench": run}}
         http_only = render_config(gateway_name).split("\n    server {\n        listen 443")[0] + "\n}\n"
