@@ -37,6 +37,9 @@ class GitLabApi:
 
     def graphql(self, query, variables=None):
         body = self.request("POST", "/api/graphql", json={"query": query, "variables": variables or {}})
+        if not isinstance(body, dict):
+            raise DuoError("GitLab's GraphQL API answered {0}, not a GraphQL response. Fix: check that api_url is "
+                           "the GitLab instance, not a proxy page.".format(str(body)[:200]))
         if body.get("errors"):
             messages = "; ".join(error.get("message", str(error)) for error in body["errors"])
             raise DuoError("GitLab's GraphQL API refused the request: {0}. Fix: check the token's scopes and "

@@ -70,6 +70,13 @@ def test_graphql_without_data_is_empty():
         assert client(server).graphql("query { x }") == {}
 
 
+def test_graphql_answer_that_is_not_an_object_is_a_clear_error():
+    with LoopbackHTTP({("POST", "/api/graphql"): Answer(200, ["not", "graphql"])}) as server:
+        with pytest.raises(DuoError) as info:
+            client(server).graphql("query { x }")
+    assert "not a GraphQL response" in info.value.msg and "api_url" in info.value.msg
+
+
 def test_graphql_errors_are_quoted_with_a_fix():
     errors = [{"message": "Field 'duoSettings' doesn't exist on type 'Query'"}, {"locations": [1]}]
     with LoopbackHTTP({("POST", "/api/graphql"): Answer(200, {"errors": errors, "data": None})}) as server:
