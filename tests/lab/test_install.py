@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from .conftest import free_port, run_playbook, write_inventory
+from .conftest import assert_runs_pinned_release, free_port, run_playbook, write_inventory
 
 
 def gateway_env(container):
@@ -30,7 +30,7 @@ def test_install_rerun_check_and_change(lab, run_id, gitlab_factory, tmp_path):
     assert first.rc == 0, first.output
     container = lab.containers.get(name)
     assert container.status == "running"
-    assert container.attrs["Config"]["Image"].endswith(":self-hosted-v18.2.10-ee")
+    assert_runs_pinned_release(lab, container, "self-hosted-v18.2.10-ee")
     env = gateway_env(container)
     assert env["AIGW_GITLAB_URL"] == "http://gitlab.duo-lab.test:{0}".format(gitlab.port)
     assert env["AIGW_GITLAB_API_URL"] == env["AIGW_GITLAB_URL"] + "/api/v4/"
@@ -71,7 +71,7 @@ def test_api_token_install_boots_no_rails(lab, run_id, gitlab_factory, tmp_path)
     assert result.rc == 0, result.output
     assert gitlab.runner_calls() == 0
     assert gitlab.state["application_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)
-    assert lab.containers.get("duo-t-" + run_id).attrs["Config"]["Image"].endswith(":self-hosted-v19.2.0-ee")
+    assert_runs_pinned_release(lab, lab.containers.get("duo-t-" + run_id), "self-hosted-v19.2.0-ee")
     assert gitlab.admin_token not in result.output
 
 
