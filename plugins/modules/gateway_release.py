@@ -87,6 +87,13 @@ digest:
   returned: success
   type: str
   sample: sha256:4f1c...
+pinned_image:
+  description:
+    - RV(image) pinned to RV(digest) (C(registry/repository:tag@sha256:...)), so every host runs exactly the image
+      resolved here; the same as RV(image) when the tags came from an offline list.
+  returned: success
+  type: str
+  sample: registry.gitlab.com/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway:self-hosted-v18.2.2-ee@sha256:4f1c...
 gitlab_version:
   description: The normalised GitLab version.
   returned: success

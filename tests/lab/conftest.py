@@ -14,7 +14,18 @@ from labkit import (  # noqa: E402  (lab/ is not a package)
     IMAGE, REGISTRY, REPO, VENV_BIN, GitLabStandin, free_port, gateway_host_vars, lab_up, run_module,
     run_playbook, write_inventory as write_hosts)
 
-__all__ = ["IMAGE", "REGISTRY", "REPO", "VENV_BIN", "free_port", "run_module", "run_playbook", "write_inventory"]
+__all__ = ["IMAGE", "REGISTRY", "REPO", "VENV_BIN", "assert_runs_pinned_release", "free_port", "run_module",
+           "run_playbook", "write_inventory"]
+
+
+def assert_runs_pinned_release(lab, container, tag):
+    """The container runs the lab registry's ``tag`` pinned to its digest (repo:tag@sha256:...), as gateway_release
+    resolved it, and the Docker engine knows that digest for the image the container runs."""
+    container.reload()
+    name, _sep, digest = container.attrs["Config"]["Image"].partition("@")
+    assert name == IMAGE + ":" + tag, container.attrs["Config"]["Image"]
+    assert digest.startswith("sha256:"), container.attrs["Config"]["Image"]
+    assert IMAGE + "@" + digest in lab.images.get(container.attrs["Image"]).attrs["RepoDigests"]
 
 
 @pytest.fixture

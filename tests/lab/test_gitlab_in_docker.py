@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 
-from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
+from .conftest import REPO, assert_runs_pinned_release, free_port, run_module, run_playbook, write_inventory
 
 
 def test_install_and_troubleshoot_through_docker_exec(lab, run_id, gitlab_factory, tmp_path):
@@ -36,7 +36,7 @@ def test_install_and_troubleshoot_through_docker_exec(lab, run_id, gitlab_factor
     assert first.rc == 0, first.output
     assert gitlab.state["ai_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(api_port)
     assert gitlab.runner_calls() - calls == 1, "one gitlab-rails runner call, inside the container"
-    assert lab.containers.get(gateway).attrs["Config"]["Image"].endswith(":self-hosted-v18.2.10-ee")
+    assert_runs_pinned_release(lab, lab.containers.get(gateway), "self-hosted-v18.2.10-ee")
     summary = (tmp_path / "reports" / "install-summary.md").read_text()
     assert "| PASS | {0} | gitlab_verify_self_hosted_setup |".format(gitlab.name) in summary, summary
     assert "FAIL" not in summary

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from .conftest import free_port, run_playbook, write_inventory
+from .conftest import assert_runs_pinned_release, free_port, run_playbook, write_inventory
 
 
 def gateway_env(container):
@@ -30,7 +30,7 @@ def test_install_rerun_check_and_change(lab, run_id, gitlab_factory, tmp_path):
     assert first.rc == 0, first.output
     container = lab.containers.get(name)
     assert container.status == "running"
-    assert container.attrs["Config"]["Image"].endswith(":self-hosted-v18.2.10-ee")
+    assert_runs_pinned_release(lab, container, "self-hosted-v18.2.10-ee")
     env = gateway_env(container)
     assert env["AIGW_GITLAB_URL"] == "http://gitlab.duo-lab.test:{0}".format(gitlab.port)
     assert env["AIGW_GITLAB_API_URL"] == env["AIGW_GITLAB_URL"] + "/api/v4/"
@@ -71,7 +71,7 @@ def test_api_token_install_boots_no_rails(lab, run_id, gitlab_factory, tmp_path)
     assert result.rc == 0, result.output
     assert gitlab.runner_calls() == 0
     assert gitlab.state["application_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)
-    assert lab.containers.get("duo-t-" + run_id).attrs["Config"]["Image"].endswith(":self-hosted-v19.2.0-ee")
+    assert_runs_pinned_release(lab, lab.containers.get("duo-t-" + run_id), "self-hosted-v19.2.0-ee")
     assert gitlab.admin_token not in result.output
 
 
@@ -149,3 +149,43 @@ def test_wrong_variable_type_fails_before_any_task(lab, run_id, gitlab_factory, 
     assert "ai_gateway_published_port" in result.output and "ai_gateway_pull" in result.output
     assert "Gather the gateway host's facts" not in result.output, "a task ran before the arguments were checked"
     assert not lab.containers.list(all=True, filters={"name": "duo-t-" + run_id})
+
+
+def test_bad_gateway_url_fails_before_any_container(lab, run_id, gitlab_factory, tmp_path):
+    """The URL is checked in install.yml's up-front check by the ai_settings module's own rules: the module's message
+    (field, value, fix), and no container is made and GitLab is left alone."""
+    gitlab = gitlab_factory()
+    name = "duo-t-" + run_id
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, free_port(), run_id,
+                                ai_gateway_url="gateway.duo-lab.test:5052")
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    output = " ".join(result.output.split())
+    assert ("ai_gateway_url='gateway.duo-lab.test:5052': not an absolute http:// or https:// URL. Fix: write the full "
+            "URL with its scheme, e.g. https://ai-gateway.example.com") in output, result.output
+    assert "the GitLab instance this gateway serves, failed the checks above" in output
+    assert not lab.containers.list(all=True, filters={"name": name})
+    assert gitlab.state["ai_settings"] == {}
+
+
+def test_bad_gateway_url_leaves_the_running_gateway_alone(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    name, port = "duo-t-" + run_id, free_port()
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, port, run_id)
+    first = run_playbook(inventory)
+    assert first.rc == 0, first.output
+    container = lab.containers.get(name)
+    started = container.attrs["State"]["StartedAt"]
+
+    # A loopback URL on the instance (a load balancer's URL would go there): refused unless allow_local_urls.
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, port, run_id,
+                                gitlab_vars={"gitlab_settings_ai_gateway_url": "http://127.0.0.1:{0}".format(port)},
+                                ai_gateway_env={"AIGW_LOGGING__LEVEL": "debug"})
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    assert ("ai_gateway_url='http://127.0.0.1:{0}': points at localhost/loopback".format(port)
+            in " ".join(result.output.split())), result.output
+    again = lab.containers.get(name)
+    assert again.id == container.id and again.attrs["State"]["StartedAt"] == started, "the gateway was changed"
+    assert "AIGW_LOGGING__LEVEL=debug" not in again.attrs["Config"]["Env"]
+    assert gitlab.state["ai_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)

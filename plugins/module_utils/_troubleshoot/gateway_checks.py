@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import image_tag
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, passed
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import api_port, is_true
@@ -84,7 +85,7 @@ def env_findings(env, gitlab_url, network_mode, model_endpoints=()):
 
 def image_findings(image_ref, gitlab_version, image_arch, host_arch):
     found = []
-    tag = image_ref.rsplit(":", 1)[-1] if ":" in image_ref.rsplit("/", 1)[-1] else ""
+    tag = image_tag(image_ref or "") or ""  # also from 'repo:tag@sha256:...', as the ai_gateway role runs it
     parts = release_tag_version(tag)
     if gitlab_version is not None:
         if parts is None or parts[:2] != (gitlab_version.major, gitlab_version.minor):

@@ -31,6 +31,12 @@ def test_image_skew_and_platform():
     assert ids(checks.image_findings("reg:5000/x:self-hosted-v18.1.2-ee", version, "amd64", "x86_64")) == {
         "gateway.version_skew"}
     assert "gateway.version_skew" in ids(checks.image_findings("reg/x:latest", version, "amd64", "amd64"))
+    pinned = "reg:5000/x:self-hosted-v18.3.0-ee@sha256:" + "0" * 64
+    assert ids(checks.image_findings(pinned, version, "amd64", "x86_64")) == set()
+    assert ids(checks.image_findings("reg:5000/x:self-hosted-v18.1.2-ee@sha256:" + "0" * 64, version, "amd64",
+                                     "x86_64")) == {"gateway.version_skew"}
+    assert "gateway.version_skew" in ids(checks.image_findings("reg:5000/x@sha256:" + "0" * 64, version, "amd64",
+                                                               "amd64"))
     assert "gateway.platform_mismatch" in ids(checks.image_findings("reg/x:self-hosted-v18.3.0-ee", version,
                                                                     "amd64", "aarch64"))
 
