@@ -45,14 +45,17 @@ REGISTRY = BRIDGE_ADDRESS + ":5000"
 APT_PORT = 8081
 UPSTREAM_REGISTRY = "http://127.0.0.1:" + os.environ.get("DUO_LAB_REGISTRY_PORT", "5000")
 LOGIN_USER = "ops"
+CA_DIR = os.path.join(FLEET, "ca")
+ACME_DIRECTORY = "https://{0}:14000/dir".format(BRIDGE_ADDRESS)
 HOSTS_MARK = "# gitlab_duo.self_hosted fleet lab"
 
 # Bump when the recipe below changes: the cached root filesystem is rebuilt.
-ROOTFS_RECIPE = "1"
+ROOTFS_RECIPE = "3"
 BASE_PACKAGES = ("systemd systemd-sysv dbus openssh-server python3 iproute2 sudo docker.io ruby ca-certificates "
                  "procps").split()
 # What the targets get from prepare_hosts.yml, served from the lab's apt repository on the bridge.
-PREPARED_PACKAGES = "python3-docker python3-requests python3-cryptography nginx-light".split()
+# python3-apt: Ansible's apt module installs it first when it is missing.
+PREPARED_PACKAGES = "python3-apt python3-docker python3-requests python3-cryptography python3-acme nginx".split()
 CONTROL_PACKAGES = "debootstrap systemd-container apt-utils openssh-client docker-registry dnsmasq-base".split()
 
 
@@ -103,45 +106,55 @@ WantedBy=multi-user.target
 
 
 def build_rootfs():
-    """debootstrap once; the packages prepare_hosts.yml installs go into a local apt repository instead."""
+    """debootstrap once (the slow step); hosts then only mount it."""
     stamp = os.path.join(CACHE, "rootfs.recipe")
     if os.path.exists(stamp) and open(stamp).read().strip() == ROOTFS_RECIPE:
         return
     say("building the fleet's Debian 12 root filesystem (cached in {0})".format(CACHE))
+    shutil.rmtree(CACHE, ignore_errors=True)
+    os.makedirs(CACHE)
     building = BASE + ".building"
-    bootstrapped = os.path.join(CACHE, "debootstrap.done")
-    if not os.path.exists(bootstrapped):  # else resume an interrupted build after its slowest step
-        shutil.rmtree(CACHE, ignore_errors=True)
-        os.makedirs(CACHE)
-        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), "bookworm", building,
-             debian_mirror()], stdout=subprocess.DEVNULL)
-        open(bootstrapped, "w").close()
-    shutil.rmtree(BASE, ignore_errors=True)
-    shutil.rmtree(APT_REPO, ignore_errors=True)
-    nspawn = ["systemd-nspawn", "-q", "-D", building, "--register=no", "--keep-unit"]
-    # Download (not install) what prepare_hosts.yml will install, with every dependency the base lacks.
-    run(nspawn + ["apt-get", "clean"])
-    run(nspawn + ["apt-get", "install", "-y", "-qq", "--download-only"] + PREPARED_PACKAGES,
-        stdout=subprocess.DEVNULL)
-    os.makedirs(APT_REPO)
-    archives = os.path.join(building, "var/cache/apt/archives")
-    for name in os.listdir(archives):
-        if name.endswith(".deb"):
-            shutil.move(os.path.join(archives, name), APT_REPO)
-    with open(os.path.join(APT_REPO, "Packages"), "w") as handle:
-        run(["apt-ftparchive", "packages", "."], cwd=APT_REPO, stdout=handle)
+    run(["debootstrap", "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES), "bookworm", building,
+         debian_mirror()], stdout=subprocess.DEVNULL)
     # Hosts only reach the lab: their one apt source (the lab repository) is written by each host's setup.sh.
     # Each host gets its own SSH host key.
     os.remove(os.path.join(building, "etc/apt/sources.list"))
-    run(["sh", "-c", "rm -f {0}/etc/ssh/ssh_host_* {0}/var/lib/apt/lists/*_Packages*".format(building)])
+    run(["sh", "-c", "rm -f {0}/etc/ssh/ssh_host_* {0}/var/lib/apt/lists/*_Packages* "
+                     "{0}/var/cache/apt/archives/*.deb".format(building)])
     with open(os.path.join(building, "etc/systemd/system/duo-fleet-setup.service"), "w") as handle:
         handle.write(SETUP_UNIT)
-    run(nspawn + ["sh", "-c", "systemctl enable duo-fleet-setup.service >/dev/null 2>&1; "
-                  "systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1; true"])
+    run(["systemd-nspawn", "-q", "-D", building, "--register=no", "--keep-unit", "sh", "-c",
+         "systemctl enable duo-fleet-setup.service >/dev/null 2>&1; "
+         "systemctl mask docker.service docker.socket containerd.service >/dev/null 2>&1; true"])
     os.rename(building, BASE)
-    os.remove(bootstrapped)
     with open(stamp, "w") as handle:
         handle.write(ROOTFS_RECIPE + "\n")
+
+
+def build_apt_repo():
+    """The packages prepare_hosts.yml installs, with every dependency the base lacks, downloaded (by apt in a
+    throw-away overlay of the base) into a flat repository the hosts reach on the lab link."""
+    stamp = os.path.join(CACHE, "apt.packages")
+    wanted = " ".join(sorted(PREPARED_PACKAGES))
+    if os.path.exists(stamp) and open(stamp).read().strip() == wanted:
+        return
+    say("downloading the packages prepare_hosts.yml installs: " + wanted)
+    shutil.rmtree(APT_REPO, ignore_errors=True)
+    os.makedirs(APT_REPO)
+    script = ("echo 'deb {0} bookworm main' >/etc/apt/sources.list.d/download.list && apt-get update -qq && "
+              "apt-get install -y -qq --download-only {1}").format(debian_mirror(), wanted)
+    run(["systemd-nspawn", "-q", "-D", BASE, "--volatile=overlay", "--register=no", "--keep-unit",
+         "--bind=" + APT_REPO + ":/var/cache/apt/archives", "sh", "-c", script], stdout=subprocess.DEVNULL)
+    for name in ("lock", "partial"):
+        path = os.path.join(APT_REPO, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    with open(os.path.join(APT_REPO, "Packages"), "w") as handle:
+        run(["apt-ftparchive", "packages", "."], cwd=APT_REPO, stdout=handle)
+    with open(stamp, "w") as handle:
+        handle.write(wanted + "\n")
 
 
 # --- networks -------------------------------------------------------------------------------------------
@@ -364,7 +377,9 @@ def start_machine(host):
              "--machine=" + host.name, "--hostname=" + host.name, "--console=passive",
              "--network-namespace-path=/run/netns/" + host.name,
              "--bind-ro={0}:/etc/duo-fleet".format(os.path.join(host.dir, "setup")),
-             "--bind={0}:/run/duo-engine".format(os.path.join(host.dir, "engine", "run"))],
+             "--bind={0}:/run/duo-engine".format(os.path.join(host.dir, "engine", "run")),
+             # The engine's data root, so that what Docker reports about it (free space) is true here too.
+             "--bind-ro={0}:/var/lib/docker".format(os.path.join(host.dir, "engine", "docker"))],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     return process.pid
 
@@ -413,6 +428,70 @@ def start_services(hosts):
                 [sys.executable, "-m", "http.server", "--bind", address, "--directory", APT_REPO, str(APT_PORT)],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
     return pids
+
+
+def openssl(*args):
+    run(["openssl"] + list(args), capture_output=True)
+
+
+def fleet_ca():
+    """The fleet's own CA (an infrastructure team's internal CA): it signs the ACME server's TLS certificate
+    and certificates given to proxies in the "provided" mode. prepare_hosts.yml makes the hosts trust it."""
+    os.makedirs(CA_DIR, exist_ok=True)
+    ca, ca_key = os.path.join(CA_DIR, "ca.pem"), os.path.join(CA_DIR, "ca-key.pem")
+    if not os.path.exists(ca):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365", "-subj", "/CN=duo fleet lab CA",
+                "-keyout", ca_key, "-out", ca)
+    return ca, ca_key
+
+
+def issue(name, addresses=(), dns_names=()):
+    """A certificate from the fleet CA: CA_DIR/NAME/{cert,key}.pem."""
+    ca, ca_key = fleet_ca()
+    home = os.path.join(CA_DIR, name)
+    os.makedirs(home, exist_ok=True)
+    cert, key, request = (os.path.join(home, part) for part in ("cert.pem", "key.pem", "cert.csr"))
+    if not os.path.exists(cert):
+        san = ",".join(["IP:" + address for address in addresses] + ["DNS:" + dns for dns in dns_names])
+        with open(os.path.join(home, "san.ext"), "w") as handle:
+            handle.write("subjectAltName=" + san + "\n")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + (list(dns_names) + list(addresses))[0],
+                "-keyout", key, "-out", request)
+        openssl("x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "90",
+                "-extfile", os.path.join(home, "san.ext"), "-out", cert)
+    return cert, key
+
+
+def start_acme(pids):
+    """Pebble (the Let's Encrypt test CA) on the bridge, for the fleet: it resolves names with the fleet's DNS,
+    so HTTP-01 checks reach the gateway hosts' port 80. Its issuing root (new at every start) joins the CA
+    bundle the control node verifies with (CA_DIR/trusted.pem)."""
+    ca, _key = fleet_ca()
+    cert, key = issue("acme-server", addresses=[BRIDGE_ADDRESS], dns_names=["control." + DOMAIN])
+    config = os.path.join(FLEET, "services", "pebble-config.json")
+    with open(config, "w") as handle:
+        json.dump({"pebble": {"listenAddress": BRIDGE_ADDRESS + ":14000",
+                              "managementListenAddress": BRIDGE_ADDRESS + ":15000", "certificate": cert,
+                              "privateKey": key, "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "",
+                              "externalAccountBindingRequired": False}}, handle)
+    env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
+    with open(os.path.join(FLEET, "services", "pebble.log"), "ab") as log:
+        # -dnsserver first: lab.sh replaces a Pebble whose command line reads "pebble -config ".
+        pids["acme"] = subprocess.Popen(["pebble", "-dnsserver", BRIDGE_ADDRESS + ":53", "-config", config],
+                                        env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                        start_new_session=True).pid
+    wait_for("the fleet's ACME server", lambda: answers(BRIDGE_ADDRESS, 15000))
+    root = None
+    deadline = time.monotonic() + 20
+    while root is None and time.monotonic() < deadline:
+        fetched = run(["curl", "-fsS", "--cacert", ca, "https://{0}:15000/roots/0".format(BRIDGE_ADDRESS)],
+                      capture_output=True, text=True, check=False)
+        root = fetched.stdout if fetched.returncode == 0 else None
+        time.sleep(0.2)
+    with open(os.path.join(CA_DIR, "acme-root.pem"), "w") as handle:
+        handle.write(root)
+    with open(os.path.join(CA_DIR, "trusted.pem"), "w") as handle:
+        handle.write(open(ca).read() + root)
 
 
 def wait_for(what, check, seconds=60):
@@ -484,6 +563,7 @@ def up(size):
         raise SystemExit("a fleet is up already ({0}): run `lab/lab.sh fleet down` first".format(STATE))
     install_control_packages()
     build_rootfs()
+    build_apt_repo()
     os.makedirs(FLEET, exist_ok=True)
     hosts = plan(size)
     state = {"size": size, "hosts": [], "services": {}}
@@ -491,6 +571,8 @@ def up(size):
     public_key = ssh_key()
     make_bridge()
     state["services"] = start_services(hosts)
+    save_state(state)
+    start_acme(state["services"])
     save_state(state)
     for host in hosts:
         say("starting {0} ({1}, {2})".format(host.name, host.kind, host.address))
