@@ -137,7 +137,8 @@ def present_on_host(module):
     commands = _nginx.host_commands(params["proxy_dir"], params["host_commands"])
     live = _nginx.live_config(params["proxy_dir"])
     config_changed = live != params["config"]
-    if config_changed:
+    # In check mode before the package is installed there is no nginx to test with; the real run tests.
+    if config_changed and (not module.check_mode or module.get_bin_path("nginx")):
         _nginx.host_validate(module.run_command, params["config"])
     running = _nginx.host_running(module.run_command, params["proxy_dir"], commands, params["pid_file"])
     result = {"config_changed": config_changed, "container_changed": False, "reloaded": False,
@@ -163,12 +164,15 @@ def present(module, client):
             raise DuoError("{0} is required with mode=container. Fix: set it, or use mode=host.".format(field))
     port_number("http_port", params["http_port"])
     port_number("https_port", params["https_port"])
-    if not client.networks.list(names=[params["network"]]) and not module.check_mode:
+    network_exists = bool(client.networks.list(names=[params["network"]]))
+    if not network_exists and not module.check_mode:
         client.networks.create(params["network"], driver="bridge")
     ensure_image(client, params["image"], params["pull"], check_mode=module.check_mode)
     live = _nginx.live_config(params["proxy_dir"])
     config_changed = live != params["config"]
-    if config_changed:
+    # In check mode on a new host there is no network yet (nor the gateway whose name NGINX must resolve):
+    # nginx -t cannot run there without creating things, so the real run checks the configuration.
+    if config_changed and (network_exists or not module.check_mode):
         _nginx.validate(client, params["image"], params["network"], params["proxy_dir"], params["config"])
     want = _nginx.desired(params["image"], params["network"], params["proxy_dir"],
                           {"80/tcp": "{0}:{1}".format(params["bind_address"], params["http_port"]),
