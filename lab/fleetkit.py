@@ -1,12 +1,12 @@
 """Drive the fleet lab from Python (tests, demo, benchmarks): inventories that reach fleet hosts over SSH,
-GitLab stand-ins on fleet hosts, and looks at what a play left on a host. The fleet itself is lab/fleet.py."""
+GitLab stand-ins on fleet hosts, and looks at what a play left on a host. The fleet itself is lab/fleet_hosts.py."""
 
 import json
 import os
 
 import yaml
 
-import fleet
+import fleet_hosts as fleet
 
 # Ansible's own ssh_args (ControlPersist) plus the lab's known hosts: a host key that changes is refused.
 SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s"

@@ -242,13 +242,13 @@ case "${1:-up}" in
   up) up ;;
   down) down ;;
   instance) shift; link_collection; instance "$@" ;;
-  # Separate Debian hosts reached over SSH (lab/fleet.py; docs/lab.md "The fleet"). The fleet's registry
+  # Separate Debian hosts reached over SSH (lab/fleet_hosts.py; docs/lab.md "The fleet"). The fleet's registry
   # mirrors this lab's, so `fleet up` sets the lab up first.
   fleet)
     shift
     if [ "${1:-}" = up ]; then up; fi
     python_env
-    exec "$REPO/.venv/bin/python" "$REPO/lab/fleet.py" "$@" ;;
+    exec "$REPO/.venv/bin/python" "$REPO/lab/fleet_hosts.py" "$@" ;;
   *) echo "usage: $0 up | down | instance NAME VERSION API_PORT | fleet up N | fleet down | fleet status" >&2
      exit 64 ;;
 esac

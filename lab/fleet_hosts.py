@@ -1,14 +1,14 @@
 """The fleet lab: separate Debian 12 hosts on this machine, reached over SSH like real ones.
 
-    fleet.py up N      N Docker hosts (node01..), one systemd host (sd01), one air-gapped host (air01)
-    fleet.py down      stop every host and remove what the fleet made (the cached root filesystem stays)
-    fleet.py gitlab HOST NAME VERSION PORT
-                       a GitLab stand-in on a fleet host (gitlab-rails/gitlab-rake there, API on its address)
-    fleet.py status    the fleet's state as JSON
+    fleet_hosts.py up N      N Docker hosts (node01..), one systemd host (sd01), one air-gapped host (air01)
+    fleet_hosts.py down      stop every host and remove what the fleet made (the cached root filesystem stays)
+    fleet_hosts.py gitlab HOST NAME VERSION PORT
+                         a GitLab stand-in on a fleet host (gitlab-rails/gitlab-rake there, API on its address)
+    fleet_hosts.py status    the fleet's state as JSON
 
 Design (docs/lab.md, "The fleet"): one base root filesystem is built once with debootstrap and cached in
 .lab/fleet-cache; every host mounts it read-only under an overlay of its own. A Docker host is a network
-namespace + mount, UTS and PID namespace + chroot running its own dockerd and sshd (Docker cannot run
+namespace + mount, UTS and PID namespace + pivot_root running its own dockerd and sshd (Docker cannot run
 containers inside systemd-nspawn here). The systemd host is systemd-nspawn --boot (systemd as PID 1, sshd,
 NGINX under a unit) on a network namespace it shares with an engine-only chroot, whose socket it is given:
 it has no Docker engine of its own. Hosts sit on one lab bridge; the air-gapped host has only a veth to the
@@ -264,6 +264,37 @@ def ns_child(pid):
     raise SystemExit("process {0} started no child".format(pid))
 
 
+# Every process of a host (and each container its engine runs: --cgroup-parent) is counted in a pids cgroup
+# named after the host, so that tear-down can find and kill whatever a PID namespace did not take with it.
+PIDS_CGROUPS = "/sys/fs/cgroup/pids"
+CGROUP_PREFIX = "duo-fleet-"
+
+
+def enter_cgroup(label):
+    """For Popen(preexec_fn=...): the new process (and all it forks) joins the host's pids cgroup."""
+    path = os.path.join(PIDS_CGROUPS, CGROUP_PREFIX + label)
+    os.makedirs(path, exist_ok=True)
+
+    def join():
+        with open(os.path.join(path, "cgroup.procs"), "w") as handle:
+            handle.write(str(os.getpid()))
+    return join
+
+
+def cgroup_processes():
+    """PIDs still in the fleet's pids cgroups."""
+    found = []
+    if not os.path.isdir(PIDS_CGROUPS):
+        return found
+    for name in os.listdir(PIDS_CGROUPS):
+        if name.startswith(CGROUP_PREFIX):
+            for path, _dirs, files in os.walk(os.path.join(PIDS_CGROUPS, name)):
+                if "cgroup.procs" in files:
+                    with open(os.path.join(path, "cgroup.procs")) as handle:
+                        found += [int(pid) for pid in handle.read().split()]
+    return found
+
+
 def write_setup(host, all_hosts, public_key):
     """/etc/duo-fleet in the host: setup.sh makes the host's identity, login user, keys, names, apt source."""
     setup = os.path.join(host.dir, "setup")
@@ -281,7 +312,7 @@ def write_setup(host, all_hosts, public_key):
     with open(os.path.join(setup, "authorized_keys"), "w") as handle:
         handle.write(public_key)
     script = """#!/bin/sh
-# Made by lab/fleet.py for {name}: identity, login user with sudo, SSH keys, names, apt source.
+# Made by lab/fleet_hosts.py for {name}: identity, login user with sudo, SSH keys, names, apt source.
 set -e
 here=/etc/duo-fleet
 echo {name} >/etc/hostname
@@ -349,8 +380,8 @@ DOCKERD = ("dockerd -H unix:///run/docker.sock --insecure-registry {registry} --
 
 def start_chroot(host, netns, sshd=True, dockerd=True, label=None):
     """A chroot host (or engine) in ``netns``: overlay root, own /run, own image store; returns unshare's PID."""
-    label = label or host.name
-    home = os.path.join(host.dir, label) if label != host.name else host.dir
+    home = os.path.join(host.dir, label) if label else host.dir
+    label = host.name + "-" + label if label else host.name
     paths = {name: os.path.join(home, name) for name in ("root", "upper", "work", "run", "docker", "logs")}
     for path in paths.values():
         os.makedirs(path, exist_ok=True)
@@ -363,7 +394,7 @@ def start_chroot(host, netns, sshd=True, dockerd=True, label=None):
         process = subprocess.Popen(
             ["nsenter", "--net=/run/netns/" + netns, "unshare", "--mount", "--uts", "--pid", "--fork",
              "--kill-child", "sh", "-c", script],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, preexec_fn=enter_cgroup(label))
     return process.pid
 
 
@@ -380,7 +411,8 @@ def start_machine(host):
              "--bind={0}:/run/duo-engine".format(os.path.join(host.dir, "engine", "run")),
              # The engine's data root, so that what Docker reports about it (free space) is true here too.
              "--bind-ro={0}:/var/lib/docker".format(os.path.join(host.dir, "engine", "docker"))],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            preexec_fn=enter_cgroup(host.name))
     return process.pid
 
 
@@ -689,7 +721,10 @@ def down():
         ip("link", "del", "df-" + host.name, check=False)
     ip("link", "del", BRIDGE, check=False)
     remove_forward_rule()
-    remove_cgroups("duo-fleet-")
+    # A backstop: anything of a host that outlived its PID namespace (nothing, when all went well).
+    for pid in cgroup_processes():
+        stop_process(pid, grace=2, first=signal.SIGKILL)
+    remove_cgroups(CGROUP_PREFIX)
     if os.path.exists("/etc/hosts"):
         machine_hosts_file([])
     if os.path.isdir(FLEET):
@@ -714,8 +749,11 @@ def leftovers():
                     command = handle.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if FLEET in command or CONTROL_PATH_DIR in command:
+            if FLEET in command or CACHE in command:
                 found.append("process {0}: {1}".format(pid, command[:120]))
+    found += ["process {0} in a fleet host's cgroup".format(pid) for pid in cgroup_processes()]
+    found += ["cgroup " + os.path.join(root, name) for root in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory")
+              if os.path.isdir(root) for name in os.listdir(root) if name.startswith(CGROUP_PREFIX)]
     with open("/etc/hosts") as handle:
         found += ["/etc/hosts line " + line.strip() for line in handle if HOSTS_MARK in line]
     if run(["iptables", "-C"] + FORWARD_RULE, capture_output=True, check=False).returncode == 0:
