@@ -84,6 +84,7 @@ def install_control_packages():
     if missing:
         say("installing Debian packages on the control node: " + " ".join(missing))
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env, stdout=subprocess.DEVNULL)
         run(["apt-get", "install", "-y", "-qq"] + missing, env=env, stdout=subprocess.DEVNULL)
 
 
