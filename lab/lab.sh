@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local lab: real Docker engine, real registry with gateway stand-in images, GitLab stand-ins.
-# Usage: lab/lab.sh up | down | instance NAME VERSION API_PORT | env
+# Usage: lab/lab.sh up | down | instance NAME VERSION API_PORT | fleet up N | fleet down | fleet status
 # Everything it makes lives under $DUO_LAB_DIR (default: <checkout>/.lab); it is safe to run again.
 set -euo pipefail
 
@@ -242,5 +242,13 @@ case "${1:-up}" in
   up) up ;;
   down) down ;;
   instance) shift; link_collection; instance "$@" ;;
-  *) echo "usage: $0 up | down | instance NAME VERSION API_PORT" >&2; exit 64 ;;
+  # Separate Debian hosts reached over SSH (lab/fleet_hosts.py; docs/lab.md "The fleet"). The fleet's registry
+  # mirrors this lab's, so `fleet up` sets the lab up first.
+  fleet)
+    shift
+    if [ "${1:-}" = up ]; then up; fi
+    python_env
+    exec "$REPO/.venv/bin/python" "$REPO/lab/fleet_hosts.py" "$@" ;;
+  *) echo "usage: $0 up | down | instance NAME VERSION API_PORT | fleet up N | fleet down | fleet status" >&2
+     exit 64 ;;
 esac

@@ -3,7 +3,7 @@
 Serves /api/v4/version, /api/v4/metadata, /api/v4/application/settings (GET/PUT) and
 /api/graphql (duoSettings query, duoSettingsUpdate mutation). The admin token is in
 state.json ("admin_token"); any other token gets 401, as GitLab answers.
-Usage: python3 api.py HOME PORT
+Usage: python3 api.py HOME PORT [ADDRESS]   (ADDRESS: 127.0.0.1 unless given; a fleet host's own address)
 """
 
 import json
@@ -128,8 +128,9 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     home, port = sys.argv[1], int(sys.argv[2])
+    address = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
     Handler.instance = Instance(home)
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    ThreadingHTTPServer((address, port), Handler).serve_forever()
 
 
 if __name__ == "__main__":

@@ -81,8 +81,16 @@ def covers(names, domain):
     return False
 
 
+def not_valid_after(certificate):
+    """End of validity, timezone-aware. Targets run their distribution's cryptography (Debian 12: 38), which
+    has only the naive UTC datetime; not_valid_after_utc came in 42."""
+    if hasattr(certificate, "not_valid_after_utc"):
+        return certificate.not_valid_after_utc
+    return certificate.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
+
 def describe(certificate):
-    not_after = certificate.not_valid_after_utc
+    not_after = not_valid_after(certificate)
     return {"names": names_of(certificate), "not_after": not_after.isoformat(),
             "days_left": int((not_after - now()).total_seconds() // 86400),
             "issuer": certificate.issuer.rfc4514_string(), "subject": certificate.subject.rfc4514_string(),
@@ -118,7 +126,7 @@ def check_pair(fullchain_pem, key_pem, domains, min_days=0, field="certificate")
         raise InputError(field, ", ".join(names_of(leaf)), "does not cover {0}".format(", ".join(missing)),
                          "use a certificate whose names include every domain")
     info = describe(leaf)
-    if leaf.not_valid_after_utc <= now():
+    if not_valid_after(leaf) <= now():
         raise InputError(field, ", ".join(info["names"]), "expired on {0}".format(info["not_after"]),
                          "renew it")
     for child_pem, parent_pem in zip(certificates, certificates[1:]):

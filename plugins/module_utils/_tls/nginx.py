@@ -11,6 +11,7 @@ and network) before it replaces the running one; then NGINX reloads, it does not
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
@@ -134,6 +135,11 @@ def host_validate(run_command, config, binary="nginx"):
                        "NGINX said: {0}".format(text), nginx_error=text)
 
 
+def nginx_installed(binary="nginx"):
+    """Whether the host has NGINX where a package puts it."""
+    return bool(shutil.which(binary, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])))
+
+
 def host_commands(proxy_dir, given=None, binary="nginx"):
     """start/reload/status commands: the given ones (e.g. systemctl) or NGINX run directly with our config."""
     config = os.path.join(proxy_dir, CONFIG)
@@ -163,7 +169,8 @@ def present_on_host(params, check_mode, run_command):
     commands = host_commands(params["proxy_dir"], params["host_commands"])
     live = live_config(params["proxy_dir"])
     config_changed = live != params["config"]
-    if config_changed:
+    # In check mode before the package is installed there is no nginx to test with; the real run tests.
+    if config_changed and (not check_mode or nginx_installed()):
         host_validate(run_command, params["config"])
     running = host_running(run_command, params["proxy_dir"], commands, params["pid_file"])
     result = {"config_changed": config_changed, "container_changed": False, "reloaded": False,
@@ -188,11 +195,14 @@ def present_in_container(params, check_mode, client):
             raise DuoError("{0} is required with mode=container. Fix: set it, or use mode=host.".format(field))
     port_number("http_port", params["http_port"])
     port_number("https_port", params["https_port"])
+    network_exists = bool(client.networks.list(names=[params["network"]]))
     ensure_network(client, params["network"], check_mode)
-    ensure_image(client, params["image"], params["pull"], check_mode=check_mode)
+    image_id = ensure_image(client, params["image"], params["pull"], check_mode=check_mode)
     live = live_config(params["proxy_dir"])
     config_changed = live != params["config"]
-    if config_changed:
+    # In check mode on a new host there is no network (nor the gateway NGINX must resolve) or no image yet:
+    # nginx -t cannot run there without creating or pulling things, so the real run checks the configuration.
+    if config_changed and (not check_mode or (network_exists and image_id)):
         validate(client, params["image"], params["network"], params["proxy_dir"], params["config"])
     want = desired(params["image"], params["network"], params["proxy_dir"],
                    {"80/tcp": "{0}:{1}".format(params["bind_address"], params["http_port"]),
