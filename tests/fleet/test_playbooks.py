@@ -67,8 +67,9 @@ def test_install_across_the_fleet(scenario):
     # Each instance's gateway tracks that instance's version, on its own host's engine.
     gateway_a = lab.docker("node03").containers.get("gitlab-ai-gateway")
     gateway_b = lab.docker("sd01").containers.get("gitlab-ai-gateway")
-    assert gateway_a.attrs["Config"]["Image"].endswith(":self-hosted-v18.2.10-ee")
-    assert gateway_b.attrs["Config"]["Image"].endswith(":self-hosted-v18.3.0-ee")
+    # Each runs the tag of its instance's version, pinned to the digest the registry gave for it.
+    assert ":self-hosted-v18.2.10-ee@sha256:" in gateway_a.attrs["Config"]["Image"]
+    assert ":self-hosted-v18.3.0-ee@sha256:" in gateway_b.attrs["Config"]["Image"]
     assert "AIGW_GITLAB_URL=http://node01.duo-fleet.test:8080" in gateway_a.attrs["Config"]["Env"]
     assert "AIGW_GITLAB_URL=http://node02.duo-fleet.test:8080" in gateway_b.attrs["Config"]["Env"]
     assert lab.docker("node03").containers.get("gitlab-ai-gateway-proxy").status == "running"
