@@ -74,7 +74,7 @@ def measure(lab, size, workdir, variant):
         if os.path.exists(ssh_log):
             os.remove(ssh_log)
         fleet.stop_ssh_masters()  # every step starts without a master, as a new ansible-playbook run does
-        accepted = {name: lab.ssh_connections(name) for name, _ in instances}
+        accepted = {name: lab.ssh_connections(name) for name, _instance in instances}
         calls = {name: instance.runner_calls() for name, instance in instances}
         started = time.monotonic()
         result = run_playbook(inventory, playbook, "--forks", "10")
@@ -83,8 +83,8 @@ def measure(lab, size, workdir, variant):
             raise SystemExit("{0} failed ({1} hosts, {2}):\n{3}".format(step, size, variant, result.output[-3000:]))
         if step == "rerun" and result.changed():
             raise SystemExit("rerun changed {0} things".format(result.changed()))
-        row[step + "_connections"] = max(lab.ssh_connections(name) - accepted[name] for name, _ in instances)
-        row[step + "_ssh_runs"] = max(ssh_runs(ssh_log, lab.hosts[name].address) for name, _ in instances)
+        row[step + "_connections"] = max(lab.ssh_connections(name) - accepted[name] for name, _instance in instances)
+        row[step + "_ssh_runs"] = max(ssh_runs(ssh_log, lab.hosts[name].address) for name, _instance in instances)
         row[step + "_runner"] = max(instance.runner_calls() - calls[name] for name, instance in instances)
     return row
 

@@ -63,9 +63,9 @@ def say(message):
     print("[fleet] " + message, flush=True)
 
 
-def run(command, **kwargs):
-    kwargs.setdefault("check", True)
-    return subprocess.run(command, **kwargs)
+def run(command, check=True, **kwargs):
+    """subprocess.run that raises on failure unless told otherwise."""
+    return subprocess.run(command, check=check, **kwargs)
 
 
 def debian_mirror():
