@@ -91,6 +91,8 @@ BAD_INPUTS = [
     ("gateway_container", {"published_port": 70000}, "published_port=70000"),
     ("gateway_container", {"network_mode": "host"}, "cannot be used with network_mode=host"),
     ("gateway_container", {"env": {"AIGW_AUTH__BYPASS_EXTERNAL": "true"}}, "allow_auth_bypass=true"),
+    ("gateway_container", {"env": {"aigw_auth__bypass_external": "Y"}}, "env.aigw_auth__bypass_external='Y'"),
+    ("gateway_container", {"env": {"AIGW_AUTH": '{"bypass_external": true}'}}, "env.AIGW_AUTH="),
     ("gateway_release", {"gitlab_version": "18.99.0"}, "no self-hosted-v18.99.*-ee tag"),
     ("gateway_release", {"gitlab_version": "eighteen"}, "gitlab_version='eighteen'"),
     ("gateway_release", {"gitlab_version": "18.2.1", "tag": "nightly"}, "tag='nightly'"),
