@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, APIError, DockerException, docker_client, ensure_image, ensure_network, explain, find, remove)
+    DOCKER_ERRORS, MANAGED_LABEL, docker_client, ensure_image, ensure_network, explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
-    CA_BUNDLE_IN_CONTAINER, api_port, gateway_environment, is_secret_name, is_true, mask_env)
+    CA_BUNDLE_IN_CONTAINER, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name, mask_env)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import (
     JWT_KEY_VARIABLES, load_or_create)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
@@ -133,33 +133,63 @@ class GatewayManager:
                        "or set health_url.".format(spec.name))
 
     def wait_healthy(self, container):
+        """(ok, health): /monitoring/healthz = 200 and the 401 root within ``health_timeout``. A container that
+        exits, or that the engine cannot report on, is unhealthy (never an exception)."""
         deadline = time.monotonic() + self.spec.health_timeout
-        base = self.health_url(container)
-        healthz, root = None, None
-        while True:
-            container.reload()
-            if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
-                    and self.spec.restart_policy == "no":
-                break
-            bypassed = is_true(self.spec.env.get("AIGW_AUTH__BYPASS_EXTERNAL"))
-            healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
-                                           expect_auth=not bypassed)
-            if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
-                break
+        base, healthz, root = None, None, None
+        try:
+            base = self.health_url(container)
+            while True:
+                container.reload()
+                if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
+                        and self.spec.restart_policy == "no":
+                    break
+                healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
+                                               expect_auth=not auth_bypasses(self.spec.env))
+                if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
+                    break
+        except DOCKER_ERRORS as exc:
+            healthz = {"url": base or self.spec.name, "ok": False, "error": "the Docker engine: " + explain(exc)}
         ok = bool(healthz and healthz["ok"] and root and root["ok"])
         return ok, {"url": base, "healthz": healthz, "root": root, "ok": ok}
 
     def last_logs(self, container):
         try:
             text = container.logs(tail=LOG_LINES).decode("utf-8", "replace")
-        except (APIError, DockerException) as exc:
+        except DOCKER_ERRORS as exc:
             return ["(could not read the container log: {0})".format(exc)]
         secrets = [value for key, value in self.spec.env.items()
                    if value and (key in self.spec.secret_names or is_secret_name(key))]
         return redact(text, secrets).splitlines()[-LOG_LINES:]
 
+    # -- safety ------------------------------------------------------------------------------------
+    def unsafe_bypass(self, container):
+        """The authentication bypasses ``container`` runs with although the declaration has none ([] when
+        none): such a container is never started again, only removed."""
+        if auth_bypasses(self.spec.env):
+            return []
+        config = container.attrs["Config"]
+        return auth_bypasses(dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item))
+
+    def step(self, step, action, fix, **details):
+        """Run one Docker call of a change; an engine error becomes a DuoError naming the step and the fix."""
+        try:
+            return action()
+        except DOCKER_ERRORS as exc:
+            raise DuoError("Gateway container {0}: step '{1}' failed: {2}. Fix: {3}".format(
+                self.spec.name, step, explain(exc), fix), step=step, **details)
+
+    def attempt(self, action):
+        """Run one Docker call of a repair; the engine's error text, or None when it worked."""
+        try:
+            action()
+        except DOCKER_ERRORS as exc:
+            return explain(exc)
+        return None
+
     # -- changes -----------------------------------------------------------------------------------
     def create(self):
+        """Create and start the declared container; when start fails the half-made container is removed."""
         spec = self.spec
         labels = dict(spec.labels)
         labels[MANAGED_LABEL] = "true"
@@ -172,71 +202,129 @@ class GatewayManager:
             options["network_mode"] = "host"
         else:
             if spec.network_mode != "bridge":
-                ensure_network(self.client, spec.network_mode)
+                self.step("network", lambda: ensure_network(self.client, spec.network_mode),
+                          "check the network name and the Docker engine")
                 options["network"] = spec.network_mode
             ports = spec.port_bindings()
             if ports:
                 binding = ports[next(iter(ports))][0]
                 options["ports"] = {next(iter(ports)): (binding["HostIp"], int(binding["HostPort"]))}
+        container = self.step("create", lambda: self.client.containers.create(**options),
+                              "check the image, the name and the options", changed=True)
         try:
-            container = self.client.containers.create(**options)
-            container.start()
-        except (APIError, DockerException) as exc:
-            raise DuoError("Docker refused to start container {0}: {1}".format(spec.name, explain(exc)))
+            self.step("start", container.start, "check the port, the mounts and the image", changed=True)
+        except DuoError as exc:
+            left = self.attempt(lambda: container.remove(force=True))
+            if left:
+                exc.msg += " The half-made container could not be removed ({0}); docker rm -f {1}.".format(
+                    left, spec.name)
+            else:
+                exc.msg += " The half-made container was removed."
+            exc.args = (exc.msg,)
+            raise
         return container
 
     def restore_interrupted(self):
-        """A replacement cut off half-way leaves '<name>-previous' and no '<name>': put it back."""
-        previous = find(self.client, self.spec.name + PREVIOUS_SUFFIX)
+        """Repair what a replacement cut off at any step left behind: '<name>-previous' (the last known-good
+        container) with or without a '<name>' that may be half-made. The known-good container is removed only
+        when '<name>' passes health now, or when it runs with an authentication bypass the declaration does not
+        ask for (then it is never started). Returns what was done, or None when there was nothing to repair."""
+        name = self.spec.name
+        previous = find(self.client, name + PREVIOUS_SUFFIX)
         if previous is None:
             return None
-        if find(self.client, self.spec.name) is not None:
+        current = find(self.client, name)
+        fix = "check the Docker engine, then run again"
+        if self.unsafe_bypass(previous):
             if not self.check_mode:
-                previous.remove(force=True)
-            return None
+                self.step("remove " + previous.name, lambda: previous.remove(force=True), fix, changed=True)
+            return "removed_bypassing_previous"
+        if current is not None:
+            if not self.unsafe_bypass(current) and current.status == "running" and self.wait_healthy(current)[0]:
+                # The new container was healthy; the run stopped before it removed the old one.
+                if not self.check_mode:
+                    self.step("remove " + previous.name, lambda: previous.remove(force=True), fix, changed=True)
+                return "removed_previous"
+            if not self.check_mode:
+                self.step("remove the half-made " + name, lambda: current.remove(force=True), fix, changed=True)
         if not self.check_mode:
-            previous.rename(self.spec.name)
-            previous.start()
-        return previous
+            self.step("rename {0} back to {1}".format(previous.name, name), lambda: previous.rename(name), fix,
+                      changed=True)
+            self.step("start " + name, previous.start, "check the port and the Docker engine, then run again",
+                      changed=True)
+        return "restored_previous"
 
     def replace(self, existing):
-        """Start the declared container; keep the old one aside until the new one is healthy."""
-        previous = None
+        """Start the declared container; keep the old one aside until the new one is healthy. An old container
+        that bypasses authentication against the declaration is removed instead, and never started again."""
+        spec = self.spec
+        previous, note = None, ""
         if existing is not None:
-            existing.stop(timeout=self.spec.stop_timeout)
-            existing.rename(self.spec.name + PREVIOUS_SUFFIX)
-            previous = existing
+            bypasses = self.unsafe_bypass(existing)
+            if bypasses:
+                self.step("remove the old container", lambda: existing.remove(force=True),
+                          "remove it by hand (docker rm -f {0}): it runs with {1}".format(
+                              spec.name, bypass_text(bypasses)))
+                note = (" The old container ran with {0} and was removed, not kept: no gateway serves until the "
+                        "new one is healthy.".format(bypass_text(bypasses)))
+            else:
+                self.step("stop the old container", lambda: existing.stop(timeout=spec.stop_timeout),
+                          "check the Docker engine (journalctl -u docker); nothing was changed")
+                try:
+                    self.step("rename the old container", lambda: existing.rename(spec.name + PREVIOUS_SUFFIX),
+                              "check the Docker engine and whether {0}{1} exists, then run again".format(
+                                  spec.name, PREVIOUS_SUFFIX), changed=True)
+                except DuoError as exc:
+                    left = self.attempt(existing.start)
+                    exc.msg += (" The old container was started again." if left is None else
+                                " The old container could not be started again ({0}).".format(left))
+                    exc.args = (exc.msg,)
+                    raise
+                previous = existing
         try:
             container = self.create()
-        except DuoError:
-            self.roll_back(None, previous)
-            raise
+        except DuoError as exc:
+            raise self.roll_back(None, previous, exc.msg + note, exc.details)
         ok, health = self.wait_healthy(container)
         if ok:
             if previous is not None:
-                previous.remove(force=True)
+                self.step("remove " + previous.name, lambda: previous.remove(force=True),
+                          "run again: the next run removes it, since {0} is healthy".format(spec.name),
+                          changed=True, health=health)
             return container, health
-        logs = self.last_logs(container)
-        rolled_back = previous is not None
-        if rolled_back:
-            self.roll_back(container, previous)
-        raise DuoError(
-            "The gateway container {0} did not become healthy within {1} s at {2} ({3}).{4} Last log lines "
-            "are in 'logs'. Fix: read them; check the environment, the image and the port.".format(
-                self.spec.name, self.spec.health_timeout, health["url"], describe(health),
-                " The previous container was put back and is serving." if rolled_back else ""),
-            logs=logs, health=health, rolled_back=rolled_back, changed=True)
+        message = ("The gateway container {0} did not become healthy within {1} s at {2} ({3}). Last log lines "
+                   "are in 'logs'. Fix: read them; check the environment, the image and the port.{4}".format(
+                       spec.name, spec.health_timeout, health["url"], describe(health), note))
+        raise self.roll_back(container if previous is not None else None, previous, message,
+                             dict(logs=self.last_logs(container), health=health, step="health"))
 
-    def roll_back(self, container, previous):
+    def roll_back(self, container, previous, message, details):
+        """Remove the new ``container``, rename ``previous`` back and start it; the DuoError to raise, saying
+        which of these worked."""
+        details = dict(details, changed=True, rolled_back=False)
+        if previous is None:
+            return DuoError(message, **details)
+        problems = []
         if container is not None:
-            container.remove(force=True)
-        if previous is not None:
-            previous.rename(self.spec.name)
-            previous.start()
+            left = self.attempt(lambda: container.remove(force=True))
+            if left:
+                problems.append("the new container could not be removed: " + left)
+        if not problems:
+            left = self.attempt(lambda: previous.rename(self.spec.name)) or self.attempt(previous.start)
+            if left:
+                problems.append("the previous container could not be put back: " + left)
+        if problems:
+            message += (" Rolling back failed ({0}); the previous container is kept as {1}{2} and the next run "
+                        "restores it.".format("; ".join(problems), self.spec.name, PREVIOUS_SUFFIX))
+        else:
+            message += " The previous container was put back and started."
+            details["rolled_back"] = True
+        return DuoError(message, **details)
 
     def restart(self, existing):
         if not self.check_mode:
-            existing.restart(timeout=self.spec.stop_timeout)
+            self.step("restart", lambda: existing.restart(timeout=self.spec.stop_timeout),
+                      "check the Docker engine", changed=True)
         return self.health_or_fail(existing)
 
     def health_or_fail(self, container):
@@ -296,8 +384,9 @@ def describe_container(manager, container):
 
 def ensure_present(params, manager, spec, client, check_mode):
     result = {"changed": False, "changes": [], "jwt_keys_generated": []}
-    if manager.restore_interrupted() is not None:
-        result.update(changed=True, restored_interrupted=True)
+    repaired = manager.restore_interrupted()
+    if repaired is not None:
+        result.update(changed=True, restored_interrupted=True, interrupted_repair=repaired)
     if params["manage_jwt_keys"]:
         keys_dir = params["jwt_keys_dir"] or os.path.join("/etc/gitlab-ai-gateway", spec.name)
         keys, created = load_or_create(keys_dir, params["jwt_keys"], check_mode)
@@ -312,6 +401,8 @@ def ensure_present(params, manager, spec, client, check_mode):
     changes = plan(before, after)
     if existing is not None and image_id and existing.attrs["Image"] != image_id and "image" not in changes:
         changes.append("image_id")
+    if existing is not None and manager.unsafe_bypass(existing):
+        changes.append("auth_bypass")  # never started or kept: replaced, and the old one removed
     result["diff"] = {"before": shown(before, spec), "after": shown(after, spec)}
     result["changes"] = changes
     if not changes:
@@ -324,7 +415,7 @@ def ensure_present(params, manager, spec, client, check_mode):
     elif changes == ["running"]:
         result["changed"] = True
         if not check_mode:
-            existing.start()
+            manager.step("start", existing.start, "check the port and the Docker engine", changed=True)
         result["health"] = manager.health_or_fail(existing)
         container = existing
     else:
