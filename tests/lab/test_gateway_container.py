@@ -93,6 +93,7 @@ BAD_INPUTS = [
     ("gateway_container", {"env": {"AIGW_AUTH__BYPASS_EXTERNAL": "true"}}, "allow_auth_bypass=true"),
     ("gateway_container", {"env": {"aigw_auth__bypass_external": "Y"}}, "env.aigw_auth__bypass_external='Y'"),
     ("gateway_container", {"env": {"AIGW_AUTH": '{"bypass_external": true}'}}, "env.AIGW_AUTH="),
+    ("gateway_container", {"env": {"MODEL_API_KEY": "plain-secret"}}, "env.MODEL_API_KEY='<redacted>'"),
     ("gateway_release", {"gitlab_version": "18.99.0"}, "no self-hosted-v18.99.*-ee tag"),
     ("gateway_release", {"gitlab_version": "eighteen"}, "gitlab_version='eighteen'"),
     ("gateway_release", {"gitlab_version": "18.2.1", "tag": "nightly"}, "tag='nightly'"),
@@ -119,7 +120,7 @@ def test_bad_input_fails_before_any_change(lab, run_id, tmp_path, gitlab_factory
     rc, result, output = run_module(module, args)
     assert rc != 0
     assert words in result["msg"], result["msg"]
-    assert "Fix:" in result["msg"]
+    assert "Fix:" in result["msg"] and "plain-secret" not in output
     assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
     assert not (tmp_path / "keys").exists()
     if module == "gitlab_ai_settings":

@@ -112,6 +112,10 @@ def gateway_environment(gitlab_url, gitlab_api_url=None, custom_models=True, hos
         # An unreachable customers portal delays every request; an empty one crashes the workflow service.
         env["AIGW_CUSTOMER_PORTAL_URL"] = gitlab_url
         env["DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL"] = gitlab_url
+    for key in extra or {}:
+        if is_secret_name(str(key)):
+            raise InputError("env." + str(key), REDACTED, "looks like a secret, and env is shown in logs and "
+                             "results (only secret_env is no_log)", "move it to secret_env")
     for source in (extra or {}), (secret_extra or {}):
         for key, value in source.items():
             env[str(key)] = as_env_value(value)

@@ -88,3 +88,11 @@ def test_api_port():
     assert api_port({"AIGW_FASTAPI__API_PORT": "6000"}) == 6000
     with pytest.raises(InputError):
         api_port({"AIGW_FASTAPI__API_PORT": "x"})
+
+
+@pytest.mark.parametrize("name", ["MODEL_API_KEY", "hf_token", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD"])
+def test_secret_looking_names_refused_in_plain_env(name):
+    with pytest.raises(InputError) as info:
+        gateway_environment("https://gitlab.example.com", extra={name: "plain-secret-value"})
+    assert "secret_env" in info.value.msg and "plain-secret-value" not in info.value.msg
+    assert gateway_environment("https://gitlab.example.com", secret_extra={name: "v"})[name] == "v"
