@@ -24,7 +24,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jw
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
+    http_url, ip_of, number_in_range, port_number, safe_name)
 
 DEFAULT_GATEWAY_NAME = "gitlab-ai-gateway"
 # The gateway container a module works on; documented by the gitlab_duo.self_hosted.docker.gateway fragment.
@@ -340,6 +341,14 @@ class GatewayManager:
 
 
 def build_spec(params, client):
+    safe_name("name", params["name"])
+    number_in_range("health_timeout", params["health_timeout"], 1, 3600)
+    number_in_range("stop_timeout", params["stop_timeout"], 1, 600)
+    if params["health_url"]:
+        http_url("health_url", params["health_url"])
+    if ip_of(params["bind_address"]) is None:
+        raise InputError("bind_address", params["bind_address"], "is not an IP address",
+                         "give the address to publish on, e.g. 127.0.0.1 or 0.0.0.0")
     host_network = params["network_mode"] == "host"
     if host_network and params["published_port"] not in (None, 0):
         raise InputError("published_port", params["published_port"], "cannot be used with network_mode=host "
