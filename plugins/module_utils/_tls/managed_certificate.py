@@ -84,6 +84,11 @@ def ensure(params, check_mode=False):
         fullchain, key_pem = new_pair(params, domains)
         result["certificate"] = certs.check_pair(fullchain, key_pem, domains)
         certs.install(cert_dir, fullchain, key_pem)
+    if current and not current["key_matches"]:
+        result["reason"] = "the installed key does not match the installed certificate; replaced"
+    fixed = certs.enforce_modes(cert_dir, check_mode)
+    if fixed:
+        result.update(changed=True, modes_fixed=fixed)
     after = result.get("certificate") or {"names": domains, "not_after": "(new)", "issuer": "(new)", "serial": "(new)"}
     result["diff"] = {"before": {key: (current or {}).get(key) for key in SHOWN} if current else {},
                       "after": {key: after.get(key) for key in SHOWN}}
