@@ -41,6 +41,7 @@ attributes:
   idempotent:
     support: full
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.lock
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container
@@ -196,6 +197,7 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
@@ -207,6 +209,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.opt
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            lock_timeout=LOCK_TIMEOUT_OPTION,
             name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),

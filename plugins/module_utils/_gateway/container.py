@@ -10,6 +10,7 @@ is stopped and kept aside until the new one is healthy, and is put back if the n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jw
     JWT_KEY_VARIABLES, load_or_create)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, lock_directory
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
     http_url, ip_of, number_in_range, port_number, safe_name)
@@ -437,15 +439,26 @@ def ensure_present(params, manager, spec, client, check_mode):
     return result
 
 
+def gateway_lock(params, check_mode):
+    """One run at a time per gateway container on this host (none in check mode, which changes nothing)."""
+    if check_mode:
+        return contextlib.nullcontext()
+    return held(os.path.join(lock_directory(), "gateway-{0}.lock".format(params["name"])),
+                "the gateway container " + params["name"], params["lock_timeout"])
+
+
 def reconcile(params, check_mode=False):
-    """The gateway_container module's whole job: validate every input before touching Docker, then make the
-    container match the declaration (or remove it for state=absent)."""
+    """The gateway_container module's whole job: validate every input before touching Docker, then, holding the
+    gateway's lock, make the container match the declaration (or remove it for state=absent)."""
+    safe_name("name", params["name"])
     if params["state"] == "absent":
-        removed = remove(docker_client(params["docker_host"]), params["name"], check_mode)
+        with gateway_lock(params, check_mode):
+            removed = remove(docker_client(params["docker_host"]), params["name"], check_mode)
         return dict(changed=removed, changes=["container"] if removed else [],
                     diff={"before": {"name": params["name"]} if removed else {}, "after": {}})
     spec = build_spec(params, None)
     client = docker_client(params["docker_host"])
     if params["platform"] is None:
         spec = build_spec(params, client)
-    return ensure_present(params, GatewayManager(client, spec, check_mode), spec, client, check_mode)
+    with gateway_lock(params, check_mode):
+        return ensure_present(params, GatewayManager(client, spec, check_mode), spec, client, check_mode)
