@@ -13,13 +13,19 @@ def hold_until_told(path, ready, release):
         release.wait(30)
 
 
-def test_second_run_fails_after_its_bounded_wait_naming_the_holder(tmp_path):
-    path = str(tmp_path / "gateway.lock")
+def holder(path):
+    """Another process holding ``path``; set the returned event to let it finish."""
     ready, release = multiprocessing.Event(), multiprocessing.Event()
     other = multiprocessing.Process(target=hold_until_told, args=(path, ready, release))
     other.start()
+    assert ready.wait(30)
+    return other, release
+
+
+def test_second_run_fails_after_its_bounded_wait_naming_the_holder(tmp_path):
+    path = str(tmp_path / "gateway.lock")
+    other, release = holder(path)
     try:
-        assert ready.wait(30)
         with pytest.raises(DuoError) as info:
             with held(path, "the gateway container gw", 0):
                 raise AssertionError("must not get the lock while another process holds it")
@@ -34,10 +40,7 @@ def test_second_run_fails_after_its_bounded_wait_naming_the_holder(tmp_path):
 
 def test_the_second_run_waits_for_the_first(tmp_path):
     path = str(tmp_path / "proxy.lock")
-    ready, release = multiprocessing.Event(), multiprocessing.Event()
-    other = multiprocessing.Process(target=hold_until_told, args=(path, ready, release))
-    other.start()
-    assert ready.wait(30)
+    other, release = holder(path)
     release.set()  # the holder finishes while we wait
     with held(path, "the proxy directory", 30):
         other.join(30)
@@ -46,10 +49,7 @@ def test_the_second_run_waits_for_the_first(tmp_path):
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
     path = str(tmp_path / "killed.lock")
-    ready, release = multiprocessing.Event(), multiprocessing.Event()
-    other = multiprocessing.Process(target=hold_until_told, args=(path, ready, release))
-    other.start()
-    assert ready.wait(30)
+    other, _release = holder(path)
     other.kill()
     other.join(30)
     with held(path, "x", 5):
