@@ -226,6 +226,29 @@ def test_verbose_logs_on_for_the_run_then_set_back(lab, run_id, gitlab_factory, 
     assert gitlab.state["ai_settings"]["enabled_instance_verbose_ai_logs"] is False and not marker.exists()
 
 
+KILL_AT = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(os.path.dirname(__file__), "callback_plugins"),
+           "ANSIBLE_CALLBACKS_ENABLED": "kill_at_task"}
+
+
+def test_run_killed_right_after_verbose_logs_went_on_is_repaired_by_the_next(lab, run_id, gitlab_factory, tmp_path):
+    """The marker is on the GitLab host before the setting changes: a play killed (SIGKILL, so no always: block)
+    right after the setting went on leaves it, and the next run sets the setting back from it."""
+    gitlab, _gateway, inventory, extra, _llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
+    marker = tmp_path / "verbose.marker"
+    options = {"troubleshoot_verbose_logs": True, "troubleshoot_verbose_logs_marker": str(marker)}
+    killed = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(options),
+                          env=dict(KILL_AT, DUO_KILL_AT_TASK="(?i)verbose AI logs (set )?to true"))
+    assert killed.rc != 0
+    assert gitlab.state["ai_settings"].get("enabled_instance_verbose_ai_logs") is True, "killed after it went on"
+    assert marker.read_text().strip() == "False"
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
+        {"troubleshoot_verbose_logs_marker": str(marker)}))
+    assert repaired.rc == 0, repaired.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gitlab.verbose_ai_logs_restored" in findings
+    assert gitlab.state["ai_settings"]["enabled_instance_verbose_ai_logs"] is False and not marker.exists()
+
+
 def test_round_trip_to_a_keyed_model_keeps_the_key_off_the_command_line(lab, run_id, gitlab_factory, tmp_path):
     gitlab, _gateway, inventory, extra, _llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
     keyed = {"model": "mistral", "model_endpoint": "http://keyed-vllm.duo-lab.test:8000/v1"}
