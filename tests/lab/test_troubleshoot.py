@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import socket
 
 from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
 
@@ -81,7 +82,7 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
         "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
         "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
         "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true",
-                "AIGW_CUSTOM_MODELS__ENABLED": "false"},
+                "AIGW_FASTAPI__API_HOST": "127.0.0.1", "AIGW_CUSTOM_MODELS__ENABLED": "false"},
         "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
         "labels": {"gitlab_duo.test": run_id}})
     assert rc == 0, output
@@ -160,7 +161,8 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     rc, _result, output = run_module("gateway_container", {
         "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
         "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
-        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true"},
+        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true",
+                "AIGW_FASTAPI__API_HOST": "127.0.0.1"},
         "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
         "labels": {"gitlab_duo.test": run_id}})
     assert rc == 0, output
@@ -170,6 +172,38 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     _data, findings = report(tmp_path, gitlab)
     assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+
+
+def test_deep_test_killed_while_bypassed_left_a_loopback_only_gateway_then_restored(lab, run_id, gitlab_factory,
+                                                                                    tmp_path):
+    """The play is killed (SIGKILL: no always: block) right after the gateway was restarted with the bypass: the
+    bypassed gateway is published on 127.0.0.1 only (not reachable on the host's other addresses), and the next
+    run restores authentication."""
+    gitlab = gitlab_factory()
+    gateway, port = "duo-t-" + run_id, free_port()
+    # Published on every address, as by default in production.
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, gateway, port, run_id,
+                                ai_gateway_bind_address="0.0.0.0")
+    assert run_playbook(inventory, "install.yml").rc == 0
+    extra = ["-e", json.dumps({"troubleshoot_report_dir": str(tmp_path / "troubleshoot")})]
+    allowed = {"troubleshoot_deep_test": True, "troubleshoot_allow_auth_bypass": True}
+    killed = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(allowed),
+                          env=dict(KILL_AT, DUO_KILL_AT_TASK=": Run the AI Gateway container"))
+    assert killed.rc != 0, killed.output
+    container = lab.containers.get(gateway)
+    assert gateway_env(lab, gateway)["AIGW_AUTH__BYPASS_EXTERNAL"] == "true", "killed while bypassed"
+    assert [b["HostIp"] for b in container.attrs["HostConfig"]["PortBindings"]["5052/tcp"]] == ["127.0.0.1"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as route:
+        route.connect(("10.255.255.255", 1))  # no packet is sent: this picks the host's own outward address
+        outside = route.getsockname()[0]
+    assert not outside.startswith("127.")
+    with socket.socket() as probe:
+        probe.settimeout(5)
+        assert probe.connect_ex((outside, port)) != 0, "the bypassed gateway answered on a non-loopback address"
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra)
+    _data, findings = report(tmp_path, gitlab)
+    assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings, repaired.output
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway)
 
 
 def test_support_bundle_is_complete_and_redacted(lab, run_id, gitlab_factory, tmp_path):

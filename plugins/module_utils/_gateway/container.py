@@ -342,6 +342,26 @@ class GatewayManager:
         return health
 
 
+def loopback_only_while_bypassed(env, network_mode, port, bind_address):
+    """While authentication is bypassed (the deep test) the gateway may be reachable from this host only: the
+    published port on a loopback address, on the host network AIGW_FASTAPI__API_HOST a loopback address, and
+    never on a user-defined network (the proxy and every container there would reach it)."""
+    bypasses = auth_bypasses(env)
+    if not bypasses:
+        return
+    why = "while authentication is bypassed ({0}) the gateway must listen on loopback only".format(
+        bypass_text(bypasses))
+    if network_mode == "host":
+        host = env.get("AIGW_FASTAPI__API_HOST", "0.0.0.0")
+        if ip_of(host) is None or not ip_of(host).is_loopback:
+            raise InputError("env.AIGW_FASTAPI__API_HOST", host, why, "set AIGW_FASTAPI__API_HOST=127.0.0.1")
+    elif network_mode != "bridge":
+        raise InputError("network_mode", network_mode, why + "; every container on that network would reach it",
+                         "run the bypassed gateway on network_mode=bridge with bind_address=127.0.0.1")
+    elif port is not None and (ip_of(bind_address) is None or not ip_of(bind_address).is_loopback):
+        raise InputError("bind_address", bind_address, why, "set bind_address=127.0.0.1")
+
+
 def build_spec(params, client):
     safe_name("name", params["name"])
     number_in_range("health_timeout", params["health_timeout"], 1, 3600)
@@ -372,6 +392,7 @@ def build_spec(params, client):
         params["gitlab_url"], params["gitlab_api_url"], params["custom_models_enabled"], host_network,
         bool(params["ca_bundle"]), params["airgapped"], params["env"], params["secret_env"],
         params["allow_auth_bypass"])
+    loopback_only_while_bypassed(env, params["network_mode"], port, params["bind_address"])
     platform = params["platform"]
     if platform is None and client is not None:
         architecture = client.info().get("Architecture", "")
