@@ -47,8 +47,8 @@ def test_port_taken_by_the_new_container_puts_the_old_one_back(lab, run_id, tmp_
 
 def test_image_that_exits_is_removed_and_the_old_one_serves(lab, run_id, tmp_path):
     args, old = first_run(lab, run_id, tmp_path)
-    rc, result, _output = run_module("gateway_container", dict(args, env={"STANDIN_FAIL_START": "true"},
-                                                                restart_policy="no"))
+    exits = dict(args, env={"STANDIN_FAIL_START": "true"}, restart_policy="no")
+    rc, result, _output = run_module("gateway_container", exits)
     assert rc != 0 and result["step"] == "health" and result["rolled_back"] is True
     assert any("told to fail at start-up" in line for line in result["logs"])
     assert serving(lab, args, old) and ours(lab, run_id) == [args["name"]]
@@ -89,8 +89,8 @@ def test_previous_container_that_bypasses_authentication_is_never_started(lab, r
     assert ours(lab, run_id) == [], "fail closed: nothing runs, above all not the bypassing container"
 
 
-def test_running_container_that_bypasses_authentication_is_removed_not_rolled_back(lab, run_id, tmp_path,
-                                                                                    busy_port):
+def test_running_container_that_bypasses_authentication_is_removed_not_rolled_back(
+        lab, run_id, tmp_path, busy_port):
     args = container_args(run_id, tmp_path, published_port=busy_port)
     plant(lab, args, args["name"], env=[BYPASS], start=True)
     rc, result, _output = run_module("gateway_container", args)

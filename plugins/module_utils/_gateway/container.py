@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    DOCKER_ERRORS, MANAGED_LABEL, docker_client, ensure_image, ensure_network, explain, find, remove)
+    MANAGED_LABEL, DockerException, RequestException, docker_client, ensure_image, ensure_network, explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
     CA_BUNDLE_IN_CONTAINER, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name, mask_env)
@@ -151,7 +151,7 @@ class GatewayManager:
                                                expect_auth=not auth_bypasses(self.spec.env))
                 if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
                     break
-        except DOCKER_ERRORS as exc:
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             healthz = {"url": base or self.spec.name, "ok": False, "error": "the Docker engine: " + explain(exc)}
         ok = bool(healthz and healthz["ok"] and root and root["ok"])
         return ok, {"url": base, "healthz": healthz, "root": root, "ok": ok}
@@ -159,7 +159,7 @@ class GatewayManager:
     def last_logs(self, container):
         try:
             text = container.logs(tail=LOG_LINES).decode("utf-8", "replace")
-        except DOCKER_ERRORS as exc:
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             return ["(could not read the container log: {0})".format(exc)]
         secrets = [value for key, value in self.spec.env.items()
                    if value and (key in self.spec.secret_names or is_secret_name(key))]
@@ -178,7 +178,7 @@ class GatewayManager:
         """Run one Docker call of a change; an engine error becomes a DuoError naming the step and the fix."""
         try:
             return action()
-        except DOCKER_ERRORS as exc:
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             raise DuoError("Gateway container {0}: step '{1}' failed: {2}. Fix: {3}".format(
                 self.spec.name, step, explain(exc), fix), step=step, **details)
 
@@ -186,7 +186,7 @@ class GatewayManager:
         """Run one Docker call of a repair; the engine's error text, or None when it worked."""
         try:
             action()
-        except DOCKER_ERRORS as exc:
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             return explain(exc)
         return None
 
