@@ -15,12 +15,14 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 
 try:
     import docker
-    # Re-exported: the rest of the collection takes the engine's exceptions from this layer.
+    # ContainerError is for nginx's validation run (imported from here, like the rest).
     from docker.errors import APIError, ContainerError, DockerException, ImageNotFound, NotFound  # pylint: disable=unused-import
+    # RequestException is for callers: a lost or slow engine raises the HTTP layer's error, not Docker's.
+    from requests.exceptions import RequestException  # pylint: disable=unused-import
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - docker_client() says how to install it before any of these is raised
     HAS_DOCKER = False
-    APIError = ContainerError = DockerException = ImageNotFound = NotFound = Exception
+    APIError = ContainerError = DockerException = ImageNotFound = NotFound = RequestException = Exception
 
 # The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
 DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 
 try:
     import requests
@@ -25,6 +25,7 @@ TIMEOUT_OPTION = dict(type="int", default=30)
 HTTP_OPTIONS = dict(validate_certs=VALIDATE_CERTS_OPTION, ca_path=CA_PATH_OPTION, timeout=TIMEOUT_OPTION)
 
 BODY_EXCERPT = 300
+MAX_TIMEOUT = 3600
 
 
 def verify_setting(validate_certs=True, ca_path=None):
@@ -63,7 +64,10 @@ class Session:
 
     @classmethod
     def from_params(cls, params, headers=None):
-        """A session from a module's HTTP_OPTIONS."""
+        """A session from a module's HTTP_OPTIONS (a timeout from 1 to 3600 seconds)."""
+        if isinstance(params["timeout"], bool) or not 0 < (params["timeout"] or 0) <= MAX_TIMEOUT:
+            raise InputError("timeout", params["timeout"], "is outside 1-{0} seconds".format(MAX_TIMEOUT),
+                             "use a number of seconds from 1 to {0}".format(MAX_TIMEOUT))
         return cls(params["validate_certs"], params.get("ca_path"), params["timeout"], headers)
 
     def request(self, method, url, target, **kwargs):

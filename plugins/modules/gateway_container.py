@@ -19,7 +19,8 @@ description:
     They are never printed.
   - Idempotent. Nothing restarts when nothing changed; a changed image, environment, port, network, restart
     policy or mount replaces the container. The old container is stopped and kept aside until the new one is
-    healthy, and is put back (and started) when the new one is not.
+    healthy, and is put back (and started) when the new one is not. An old container that bypasses authentication
+    when the declaration does not is removed instead, never started again.
   - With O(state=present) it always checks health, also when nothing changed - C(/monitoring/healthz) must
     answer 200 and the root C(401 No authorization header presented) within O(health_timeout) - and fails
     with the container's last log lines otherwise.
@@ -40,6 +41,7 @@ attributes:
   idempotent:
     support: full
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.lock
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container
@@ -175,6 +177,17 @@ rolled_back:
   description: The new container was unhealthy and the previous one was put back.
   returned: on failure after a replacement
   type: bool
+step:
+  description: The step of a change that failed (V(stop the old container), V(create), V(start), V(health), ...).
+  returned: on failure during a change
+  type: str
+interrupted_repair:
+  description:
+    - What an interrupted earlier run had left and how it was repaired - V(restored_previous) (the known-good
+      C(<name>-previous) renamed back and started, a half-made C(<name>) removed), V(removed_previous) (C(<name>)
+      passed health), V(removed_bypassing_previous) (it bypassed authentication; never started).
+  returned: when there was something to repair
+  type: str
 logs:
   description: Last lines of the container log, secrets redacted.
   returned: on health failure
@@ -184,6 +197,7 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
@@ -195,6 +209,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.opt
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            lock_timeout=LOCK_TIMEOUT_OPTION,
             name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),

@@ -25,6 +25,7 @@ description:
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.lock
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.attributes
@@ -121,6 +122,7 @@ nginx_error:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
@@ -130,6 +132,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            lock_timeout=LOCK_TIMEOUT_OPTION,
             runtime=dict(type="str", default="container", choices=["container", "host"], aliases=["mode"],
                          deprecated_aliases=[dict(name="mode", version="1.0.0", collection_name="gitlab_duo.self_hosted")]),
             host_commands=dict(type="dict"),

@@ -29,6 +29,7 @@ requirements:
   - cryptography
   - acme (for O(mode=acme))
 extends_documentation_fragment:
+  - gitlab_duo.self_hosted.lock
   - gitlab_duo.self_hosted.attributes
 attributes:
   check_mode:
@@ -157,6 +158,7 @@ acme_problem:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
 
@@ -164,6 +166,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.manage
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            lock_timeout=LOCK_TIMEOUT_OPTION,
             domains=dict(type="list", elements="str", required=True),
             mode=dict(type="str", default="acme", choices=["acme", "provided", "self_signed_lab"]),
             cert_dir=dict(type="path", required=True),

@@ -91,11 +91,23 @@ BAD_INPUTS = [
     ("gateway_container", {"published_port": 70000}, "published_port=70000"),
     ("gateway_container", {"network_mode": "host"}, "cannot be used with network_mode=host"),
     ("gateway_container", {"env": {"AIGW_AUTH__BYPASS_EXTERNAL": "true"}}, "allow_auth_bypass=true"),
+    ("gateway_container", {"env": {"aigw_auth__bypass_external": "Y"}}, "env.aigw_auth__bypass_external='Y'"),
+    ("gateway_container", {"env": {"AIGW_AUTH": '{"bypass_external": true}'}}, "env.AIGW_AUTH="),
+    ("gateway_container", {"env": {"MODEL_API_KEY": "plain-secret"}}, "env.MODEL_API_KEY='<redacted>'"),
+    ("gateway_container", {"health_timeout": 0}, "health_timeout=0: is outside 1-3600"),
+    ("gateway_container", {"stop_timeout": -5}, "stop_timeout=-5"),
+    ("gateway_container", {"name": "gw;evil"}, "name='gw;evil'"),
+    ("gateway_container", {"gitlab_url": "http://root:plain-secret@gitlab.duo-lab.test"}, "carries credentials"),
+    ("gateway_container", {"bind_address": "localhost;"}, "bind_address='localhost;'"),
     ("gateway_release", {"gitlab_version": "18.99.0"}, "no self-hosted-v18.99.*-ee tag"),
     ("gateway_release", {"gitlab_version": "eighteen"}, "gitlab_version='eighteen'"),
     ("gateway_release", {"gitlab_version": "18.2.1", "tag": "nightly"}, "tag='nightly'"),
     ("gitlab_ai_settings", {"ai_gateway_url": "gateway.duo-lab.test:5052"}, "not an absolute http:// or https:// URL"),
     ("gitlab_ai_settings", {"ai_gateway_url": "http://localhost:5052"}, "points at localhost/loopback"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://127.1:5052"}, "points at localhost/loopback"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://[::ffff:127.0.0.1]:5052"}, "points at localhost/loopback"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://2130706433:5052"}, "points at localhost/loopback"),
+    ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com:0"}, "has port 0"),
     ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com", "duo_agent_platform_service_url": "http://gw.example.com:50052"},
      "duo_agent_platform_service_url='http://gw.example.com:50052'"),
     ("gitlab_ai_settings", {"ai_gateway_url": "http://gw.example.com", "ai_gateway_timeout_seconds": 30}, "outside 60-600"),
@@ -117,7 +129,7 @@ def test_bad_input_fails_before_any_change(lab, run_id, tmp_path, gitlab_factory
     rc, result, output = run_module(module, args)
     assert rc != 0
     assert words in result["msg"], result["msg"]
-    assert "Fix:" in result["msg"]
+    assert "Fix:" in result["msg"] and "plain-secret" not in output
     assert not lab.containers.list(all=True, filters={"label": "gitlab_duo.test=" + run_id})
     assert not (tmp_path / "keys").exists()
     if module == "gitlab_ai_settings":

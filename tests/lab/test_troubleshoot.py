@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import socket
 
 from .conftest import REPO, free_port, run_module, run_playbook, write_inventory
 
@@ -81,7 +82,7 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
         "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
         "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
         "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true",
-                "AIGW_CUSTOM_MODELS__ENABLED": "false"},
+                "AIGW_FASTAPI__API_HOST": "127.0.0.1", "AIGW_CUSTOM_MODELS__ENABLED": "false"},
         "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
         "labels": {"gitlab_duo.test": run_id}})
     assert rc == 0, output
@@ -160,7 +161,8 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     rc, _result, output = run_module("gateway_container", {
         "name": gateway, "image": lab.containers.get(gateway).attrs["Config"]["Image"],
         "gitlab_url": "http://gitlab.duo-lab.test:{0}".format(gitlab.port), "network_mode": "host",
-        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true"},
+        "env": {"AIGW_FASTAPI__API_PORT": str(api_port), "AIGW_AUTH__BYPASS_EXTERNAL": "true",
+                "AIGW_FASTAPI__API_HOST": "127.0.0.1"},
         "allow_auth_bypass": True, "jwt_keys_dir": str(tmp_path / ("keys-" + gateway)), "health_timeout": 20,
         "labels": {"gitlab_duo.test": run_id}})
     assert rc == 0, output
@@ -170,6 +172,38 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     _data, findings = report(tmp_path, gitlab)
     assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()
+
+
+def test_deep_test_killed_while_bypassed_left_a_loopback_only_gateway_then_restored(lab, run_id, gitlab_factory,
+                                                                                    tmp_path):
+    """The play is killed (SIGKILL: no always: block) right after the gateway was restarted with the bypass: the
+    bypassed gateway is published on 127.0.0.1 only (not reachable on the host's other addresses), and the next
+    run restores authentication."""
+    gitlab = gitlab_factory()
+    gateway, port = "duo-t-" + run_id, free_port()
+    # Published on every address, as by default in production.
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, gateway, port, run_id,
+                                ai_gateway_bind_address="0.0.0.0")
+    assert run_playbook(inventory, "install.yml").rc == 0
+    extra = ["-e", json.dumps({"troubleshoot_report_dir": str(tmp_path / "troubleshoot")})]
+    allowed = {"troubleshoot_deep_test": True, "troubleshoot_allow_auth_bypass": True}
+    killed = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(allowed),
+                          env=dict(KILL_AT, DUO_KILL_AT_TASK=": Run the AI Gateway container"))
+    assert killed.rc != 0, killed.output
+    container = lab.containers.get(gateway)
+    assert gateway_env(lab, gateway)["AIGW_AUTH__BYPASS_EXTERNAL"] == "true", "killed while bypassed"
+    assert [b["HostIp"] for b in container.attrs["HostConfig"]["PortBindings"]["5052/tcp"]] == ["127.0.0.1"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as route:
+        route.connect(("10.255.255.255", 1))  # no packet is sent: this picks the host's own outward address
+        outside = route.getsockname()[0]
+    assert not outside.startswith("127.")
+    with socket.socket() as probe:
+        probe.settimeout(5)
+        assert probe.connect_ex((outside, port)) != 0, "the bypassed gateway answered on a non-loopback address"
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra)
+    _data, findings = report(tmp_path, gitlab)
+    assert "gateway.auth_bypass_restored" in findings and "gateway.auth_bypass_on" not in findings, repaired.output
+    assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway)
 
 
 def test_support_bundle_is_complete_and_redacted(lab, run_id, gitlab_factory, tmp_path):
@@ -218,6 +252,29 @@ def test_verbose_logs_on_for_the_run_then_set_back(lab, run_id, gitlab_factory, 
     with open(state_path, "w") as handle:
         json.dump(state, handle)
     marker.write_text("False\n")
+    repaired = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
+        {"troubleshoot_verbose_logs_marker": str(marker)}))
+    assert repaired.rc == 0, repaired.output
+    _data, findings = report(tmp_path, gitlab)
+    assert "gitlab.verbose_ai_logs_restored" in findings
+    assert gitlab.state["ai_settings"]["enabled_instance_verbose_ai_logs"] is False and not marker.exists()
+
+
+KILL_AT = {"ANSIBLE_CALLBACK_PLUGINS": os.path.join(os.path.dirname(__file__), "callback_plugins"),
+           "ANSIBLE_CALLBACKS_ENABLED": "kill_at_task"}
+
+
+def test_run_killed_right_after_verbose_logs_went_on_is_repaired_by_the_next(lab, run_id, gitlab_factory, tmp_path):
+    """The marker is on the GitLab host before the setting changes: a play killed (SIGKILL, so no always: block)
+    right after the setting went on leaves it, and the next run sets the setting back from it."""
+    gitlab, _gateway, inventory, extra, _llm_log, _api_port = setup(run_id, gitlab_factory, tmp_path)
+    marker = tmp_path / "verbose.marker"
+    options = {"troubleshoot_verbose_logs": True, "troubleshoot_verbose_logs_marker": str(marker)}
+    killed = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(options),
+                          env=dict(KILL_AT, DUO_KILL_AT_TASK="(?i)verbose AI logs (set )?to true"))
+    assert killed.rc != 0
+    assert gitlab.state["ai_settings"].get("enabled_instance_verbose_ai_logs") is True, "killed after it went on"
+    assert marker.read_text().strip() == "False"
     repaired = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(
         {"troubleshoot_verbose_logs_marker": str(marker)}))
     assert repaired.rc == 0, repaired.output

@@ -10,21 +10,24 @@ is stopped and kept aside until the new one is healthy, and is put back if the n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, APIError, DockerException, docker_client, ensure_image, ensure_network, explain, find, remove)
+    MANAGED_LABEL, DockerException, RequestException, docker_client, ensure_image, ensure_network, explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
-    CA_BUNDLE_IN_CONTAINER, api_port, gateway_environment, is_secret_name, is_true, mask_env)
+    CA_BUNDLE_IN_CONTAINER, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name, mask_env)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import (
     JWT_KEY_VARIABLES, load_or_create)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, lock_directory
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
+    http_url, ip_of, number_in_range, port_number, safe_name)
 
 DEFAULT_GATEWAY_NAME = "gitlab-ai-gateway"
 # The gateway container a module works on; documented by the gitlab_duo.self_hosted.docker.gateway fragment.
@@ -133,33 +136,63 @@ class GatewayManager:
                        "or set health_url.".format(spec.name))
 
     def wait_healthy(self, container):
+        """(ok, health): /monitoring/healthz = 200 and the 401 root within ``health_timeout``. A container that
+        exits, or that the engine cannot report on, is unhealthy (never an exception)."""
         deadline = time.monotonic() + self.spec.health_timeout
-        base = self.health_url(container)
-        healthz, root = None, None
-        while True:
-            container.reload()
-            if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
-                    and self.spec.restart_policy == "no":
-                break
-            bypassed = is_true(self.spec.env.get("AIGW_AUTH__BYPASS_EXTERNAL"))
-            healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
-                                           expect_auth=not bypassed)
-            if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
-                break
+        base, healthz, root = None, None, None
+        try:
+            base = self.health_url(container)
+            while True:
+                container.reload()
+                if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
+                        and self.spec.restart_policy == "no":
+                    break
+                healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
+                                               expect_auth=not auth_bypasses(self.spec.env))
+                if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
+                    break
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
+            healthz = {"url": base or self.spec.name, "ok": False, "error": "the Docker engine: " + explain(exc)}
         ok = bool(healthz and healthz["ok"] and root and root["ok"])
         return ok, {"url": base, "healthz": healthz, "root": root, "ok": ok}
 
     def last_logs(self, container):
         try:
             text = container.logs(tail=LOG_LINES).decode("utf-8", "replace")
-        except (APIError, DockerException) as exc:
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             return ["(could not read the container log: {0})".format(exc)]
         secrets = [value for key, value in self.spec.env.items()
                    if value and (key in self.spec.secret_names or is_secret_name(key))]
         return redact(text, secrets).splitlines()[-LOG_LINES:]
 
+    # -- safety ------------------------------------------------------------------------------------
+    def unsafe_bypass(self, container):
+        """The authentication bypasses ``container`` runs with although the declaration has none ([] when
+        none): such a container is never started again, only removed."""
+        if auth_bypasses(self.spec.env):
+            return []
+        config = container.attrs["Config"]
+        return auth_bypasses(dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item))
+
+    def step(self, step, action, fix, **details):
+        """Run one Docker call of a change; an engine error becomes a DuoError naming the step and the fix."""
+        try:
+            return action()
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
+            raise DuoError("Gateway container {0}: step '{1}' failed: {2}. Fix: {3}".format(
+                self.spec.name, step, explain(exc), fix), step=step, **details)
+
+    def attempt(self, action):
+        """Run one Docker call of a repair; the engine's error text, or None when it worked."""
+        try:
+            action()
+        except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
+            return explain(exc)
+        return None
+
     # -- changes -----------------------------------------------------------------------------------
     def create(self):
+        """Create and start the declared container; when start fails the half-made container is removed."""
         spec = self.spec
         labels = dict(spec.labels)
         labels[MANAGED_LABEL] = "true"
@@ -172,71 +205,129 @@ class GatewayManager:
             options["network_mode"] = "host"
         else:
             if spec.network_mode != "bridge":
-                ensure_network(self.client, spec.network_mode)
+                self.step("network", lambda: ensure_network(self.client, spec.network_mode),
+                          "check the network name and the Docker engine")
                 options["network"] = spec.network_mode
             ports = spec.port_bindings()
             if ports:
                 binding = ports[next(iter(ports))][0]
                 options["ports"] = {next(iter(ports)): (binding["HostIp"], int(binding["HostPort"]))}
+        container = self.step("create", lambda: self.client.containers.create(**options),
+                              "check the image, the name and the options", changed=True)
         try:
-            container = self.client.containers.create(**options)
-            container.start()
-        except (APIError, DockerException) as exc:
-            raise DuoError("Docker refused to start container {0}: {1}".format(spec.name, explain(exc)))
+            self.step("start", container.start, "check the port, the mounts and the image", changed=True)
+        except DuoError as exc:
+            left = self.attempt(lambda: container.remove(force=True))
+            if left:
+                exc.msg += " The half-made container could not be removed ({0}); docker rm -f {1}.".format(
+                    left, spec.name)
+            else:
+                exc.msg += " The half-made container was removed."
+            exc.args = (exc.msg,)
+            raise
         return container
 
     def restore_interrupted(self):
-        """A replacement cut off half-way leaves '<name>-previous' and no '<name>': put it back."""
-        previous = find(self.client, self.spec.name + PREVIOUS_SUFFIX)
+        """Repair what a replacement cut off at any step left behind: '<name>-previous' (the last known-good
+        container) with or without a '<name>' that may be half-made. The known-good container is removed only
+        when '<name>' passes health now, or when it runs with an authentication bypass the declaration does not
+        ask for (then it is never started). Returns what was done, or None when there was nothing to repair."""
+        name = self.spec.name
+        previous = find(self.client, name + PREVIOUS_SUFFIX)
         if previous is None:
             return None
-        if find(self.client, self.spec.name) is not None:
+        current = find(self.client, name)
+        fix = "check the Docker engine, then run again"
+        if self.unsafe_bypass(previous):
             if not self.check_mode:
-                previous.remove(force=True)
-            return None
+                self.step("remove " + previous.name, lambda: previous.remove(force=True), fix, changed=True)
+            return "removed_bypassing_previous"
+        if current is not None:
+            if not self.unsafe_bypass(current) and current.status == "running" and self.wait_healthy(current)[0]:
+                # The new container was healthy; the run stopped before it removed the old one.
+                if not self.check_mode:
+                    self.step("remove " + previous.name, lambda: previous.remove(force=True), fix, changed=True)
+                return "removed_previous"
+            if not self.check_mode:
+                self.step("remove the half-made " + name, lambda: current.remove(force=True), fix, changed=True)
         if not self.check_mode:
-            previous.rename(self.spec.name)
-            previous.start()
-        return previous
+            self.step("rename {0} back to {1}".format(previous.name, name), lambda: previous.rename(name), fix,
+                      changed=True)
+            self.step("start " + name, previous.start, "check the port and the Docker engine, then run again",
+                      changed=True)
+        return "restored_previous"
 
     def replace(self, existing):
-        """Start the declared container; keep the old one aside until the new one is healthy."""
-        previous = None
+        """Start the declared container; keep the old one aside until the new one is healthy. An old container
+        that bypasses authentication against the declaration is removed instead, and never started again."""
+        spec = self.spec
+        previous, note = None, ""
         if existing is not None:
-            existing.stop(timeout=self.spec.stop_timeout)
-            existing.rename(self.spec.name + PREVIOUS_SUFFIX)
-            previous = existing
+            bypasses = self.unsafe_bypass(existing)
+            if bypasses:
+                self.step("remove the old container", lambda: existing.remove(force=True),
+                          "remove it by hand (docker rm -f {0}): it runs with {1}".format(
+                              spec.name, bypass_text(bypasses)))
+                note = (" The old container ran with {0} and was removed, not kept: no gateway serves until the "
+                        "new one is healthy.".format(bypass_text(bypasses)))
+            else:
+                self.step("stop the old container", lambda: existing.stop(timeout=spec.stop_timeout),
+                          "check the Docker engine (journalctl -u docker); nothing was changed")
+                try:
+                    self.step("rename the old container", lambda: existing.rename(spec.name + PREVIOUS_SUFFIX),
+                              "check the Docker engine and whether {0}{1} exists, then run again".format(
+                                  spec.name, PREVIOUS_SUFFIX), changed=True)
+                except DuoError as exc:
+                    left = self.attempt(existing.start)
+                    exc.msg += (" The old container was started again." if left is None else
+                                " The old container could not be started again ({0}).".format(left))
+                    exc.args = (exc.msg,)
+                    raise
+                previous = existing
         try:
             container = self.create()
-        except DuoError:
-            self.roll_back(None, previous)
-            raise
+        except DuoError as exc:
+            raise self.roll_back(None, previous, exc.msg + note, exc.details)
         ok, health = self.wait_healthy(container)
         if ok:
             if previous is not None:
-                previous.remove(force=True)
+                self.step("remove " + previous.name, lambda: previous.remove(force=True),
+                          "run again: the next run removes it, since {0} is healthy".format(spec.name),
+                          changed=True, health=health)
             return container, health
-        logs = self.last_logs(container)
-        rolled_back = previous is not None
-        if rolled_back:
-            self.roll_back(container, previous)
-        raise DuoError(
-            "The gateway container {0} did not become healthy within {1} s at {2} ({3}).{4} Last log lines "
-            "are in 'logs'. Fix: read them; check the environment, the image and the port.".format(
-                self.spec.name, self.spec.health_timeout, health["url"], describe(health),
-                " The previous container was put back and is serving." if rolled_back else ""),
-            logs=logs, health=health, rolled_back=rolled_back, changed=True)
+        message = ("The gateway container {0} did not become healthy within {1} s at {2} ({3}). Last log lines "
+                   "are in 'logs'. Fix: read them; check the environment, the image and the port.{4}".format(
+                       spec.name, spec.health_timeout, health["url"], describe(health), note))
+        raise self.roll_back(container if previous is not None else None, previous, message,
+                             dict(logs=self.last_logs(container), health=health, step="health"))
 
-    def roll_back(self, container, previous):
+    def roll_back(self, container, previous, message, details):
+        """Remove the new ``container``, rename ``previous`` back and start it; the DuoError to raise, saying
+        which of these worked."""
+        details = dict(details, changed=True, rolled_back=False)
+        if previous is None:
+            return DuoError(message, **details)
+        problems = []
         if container is not None:
-            container.remove(force=True)
-        if previous is not None:
-            previous.rename(self.spec.name)
-            previous.start()
+            left = self.attempt(lambda: container.remove(force=True))
+            if left:
+                problems.append("the new container could not be removed: " + left)
+        if not problems:
+            left = self.attempt(lambda: previous.rename(self.spec.name)) or self.attempt(previous.start)
+            if left:
+                problems.append("the previous container could not be put back: " + left)
+        if problems:
+            message += (" Rolling back failed ({0}); the previous container is kept as {1}{2} and the next run "
+                        "restores it.".format("; ".join(problems), self.spec.name, PREVIOUS_SUFFIX))
+        else:
+            message += " The previous container was put back and started."
+            details["rolled_back"] = True
+        return DuoError(message, **details)
 
     def restart(self, existing):
         if not self.check_mode:
-            existing.restart(timeout=self.spec.stop_timeout)
+            self.step("restart", lambda: existing.restart(timeout=self.spec.stop_timeout),
+                      "check the Docker engine", changed=True)
         return self.health_or_fail(existing)
 
     def health_or_fail(self, container):
@@ -251,7 +342,35 @@ class GatewayManager:
         return health
 
 
+def loopback_only_while_bypassed(env, network_mode, port, bind_address):
+    """While authentication is bypassed (the deep test) the gateway may be reachable from this host only: the
+    published port on a loopback address, on the host network AIGW_FASTAPI__API_HOST a loopback address, and
+    never on a user-defined network (the proxy and every container there would reach it)."""
+    bypasses = auth_bypasses(env)
+    if not bypasses:
+        return
+    why = "while authentication is bypassed ({0}) the gateway must listen on loopback only".format(
+        bypass_text(bypasses))
+    if network_mode == "host":
+        host = env.get("AIGW_FASTAPI__API_HOST", "0.0.0.0")
+        if ip_of(host) is None or not ip_of(host).is_loopback:
+            raise InputError("env.AIGW_FASTAPI__API_HOST", host, why, "set AIGW_FASTAPI__API_HOST=127.0.0.1")
+    elif network_mode != "bridge":
+        raise InputError("network_mode", network_mode, why + "; every container on that network would reach it",
+                         "run the bypassed gateway on network_mode=bridge with bind_address=127.0.0.1")
+    elif port is not None and (ip_of(bind_address) is None or not ip_of(bind_address).is_loopback):
+        raise InputError("bind_address", bind_address, why, "set bind_address=127.0.0.1")
+
+
 def build_spec(params, client):
+    safe_name("name", params["name"])
+    number_in_range("health_timeout", params["health_timeout"], 1, 3600)
+    number_in_range("stop_timeout", params["stop_timeout"], 1, 600)
+    if params["health_url"]:
+        http_url("health_url", params["health_url"])
+    if ip_of(params["bind_address"]) is None:
+        raise InputError("bind_address", params["bind_address"], "is not an IP address",
+                         "give the address to publish on, e.g. 127.0.0.1 or 0.0.0.0")
     host_network = params["network_mode"] == "host"
     if host_network and params["published_port"] not in (None, 0):
         raise InputError("published_port", params["published_port"], "cannot be used with network_mode=host "
@@ -273,6 +392,7 @@ def build_spec(params, client):
         params["gitlab_url"], params["gitlab_api_url"], params["custom_models_enabled"], host_network,
         bool(params["ca_bundle"]), params["airgapped"], params["env"], params["secret_env"],
         params["allow_auth_bypass"])
+    loopback_only_while_bypassed(env, params["network_mode"], port, params["bind_address"])
     platform = params["platform"]
     if platform is None and client is not None:
         architecture = client.info().get("Architecture", "")
@@ -296,8 +416,9 @@ def describe_container(manager, container):
 
 def ensure_present(params, manager, spec, client, check_mode):
     result = {"changed": False, "changes": [], "jwt_keys_generated": []}
-    if manager.restore_interrupted() is not None:
-        result.update(changed=True, restored_interrupted=True)
+    repaired = manager.restore_interrupted()
+    if repaired is not None:
+        result.update(changed=True, restored_interrupted=True, interrupted_repair=repaired)
     if params["manage_jwt_keys"]:
         keys_dir = params["jwt_keys_dir"] or os.path.join("/etc/gitlab-ai-gateway", spec.name)
         keys, created = load_or_create(keys_dir, params["jwt_keys"], check_mode)
@@ -312,6 +433,8 @@ def ensure_present(params, manager, spec, client, check_mode):
     changes = plan(before, after)
     if existing is not None and image_id and existing.attrs["Image"] != image_id and "image" not in changes:
         changes.append("image_id")
+    if existing is not None and manager.unsafe_bypass(existing):
+        changes.append("auth_bypass")  # never started or kept: replaced, and the old one removed
     result["diff"] = {"before": shown(before, spec), "after": shown(after, spec)}
     result["changes"] = changes
     if not changes:
@@ -324,7 +447,7 @@ def ensure_present(params, manager, spec, client, check_mode):
     elif changes == ["running"]:
         result["changed"] = True
         if not check_mode:
-            existing.start()
+            manager.step("start", existing.start, "check the port and the Docker engine", changed=True)
         result["health"] = manager.health_or_fail(existing)
         container = existing
     else:
@@ -337,15 +460,26 @@ def ensure_present(params, manager, spec, client, check_mode):
     return result
 
 
+def gateway_lock(params, check_mode):
+    """One run at a time per gateway container on this host (none in check mode, which changes nothing)."""
+    if check_mode:
+        return contextlib.nullcontext()
+    return held(os.path.join(lock_directory(), "gateway-{0}.lock".format(params["name"])),
+                "the gateway container " + params["name"], params["lock_timeout"])
+
+
 def reconcile(params, check_mode=False):
-    """The gateway_container module's whole job: validate every input before touching Docker, then make the
-    container match the declaration (or remove it for state=absent)."""
+    """The gateway_container module's whole job: validate every input before touching Docker, then, holding the
+    gateway's lock, make the container match the declaration (or remove it for state=absent)."""
+    safe_name("name", params["name"])
     if params["state"] == "absent":
-        removed = remove(docker_client(params["docker_host"]), params["name"], check_mode)
+        with gateway_lock(params, check_mode):
+            removed = remove(docker_client(params["docker_host"]), params["name"], check_mode)
         return dict(changed=removed, changes=["container"] if removed else [],
                     diff={"before": {"name": params["name"]} if removed else {}, "after": {}})
     spec = build_spec(params, None)
     client = docker_client(params["docker_host"])
     if params["platform"] is None:
         spec = build_spec(params, client)
-    return ensure_present(params, GatewayManager(client, spec, check_mode), spec, client, check_mode)
+    with gateway_lock(params, check_mode):
+        return ensure_present(params, GatewayManager(client, spec, check_mode), spec, client, check_mode)

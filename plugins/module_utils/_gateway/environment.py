@@ -10,6 +10,8 @@ troubleshooting, and masks secrets wherever the environment is shown.
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
 
@@ -19,12 +21,54 @@ DEFAULT_METRICS_PORT = 8082
 HOST_NETWORK_METRICS_PORT = 8083
 REDACTED = "<redacted>"
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "EXTRA_HEADERS", "AUTHORIZATION")
-_TRUE = ("true", "1", "yes", "on")
+# pydantic's boolean parsing (pydantic-core str_as_bool): these spellings, in any case, are true.
+_TRUE = ("1", "true", "t", "yes", "y", "on")
+# The gateway reads its settings with pydantic-settings (ai_gateway/config.py: env_prefix "AIGW_",
+# env_nested_delimiter "__", case-insensitive names). Every switch of ConfigAuth weakens authentication:
+# bypass_external, bypass_external_with_header, bypass_jwt_signature.
+AUTH_PARENT = "AIGW_AUTH"
+AUTH_BYPASS_PREFIX = "BYPASS_"
 
 
 def is_true(value):
-    """How the gateway reads a boolean variable (true/1/yes/on, any case)."""
-    return str(value or "").strip().lower() in _TRUE
+    """How the gateway (pydantic) reads a boolean: True, 1, or 1/true/t/yes/y/on in any case."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1
+    return str(value if value is not None else "").strip().lower() in _TRUE
+
+
+def auth_bypasses(env):
+    """The (variable, value) pairs of ``env`` that switch an authentication bypass on, read as the gateway's
+    pydantic-settings reads them: names in any case, ``AIGW_AUTH__BYPASS_*`` fields, and a JSON object in
+    ``AIGW_AUTH`` whose ``bypass_*`` fields are set (a nested variable overrides the JSON field)."""
+    nested, from_json = {}, {}
+    for name, value in (env or {}).items():
+        upper = str(name).upper()
+        if upper == AUTH_PARENT:
+            try:
+                parsed = json.loads(value) if isinstance(value, str) else value
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                for key, item in parsed.items():
+                    if str(key).upper().startswith(AUTH_BYPASS_PREFIX):
+                        from_json.setdefault(str(key).upper(), []).append(
+                            (str(name), json.dumps({str(key): item}), item))
+        elif upper.startswith(AUTH_PARENT + "__" + AUTH_BYPASS_PREFIX):
+            nested.setdefault(upper[len(AUTH_PARENT) + 2:], []).append((str(name), value, value))
+    on = []
+    for field in sorted(set(nested) | set(from_json)):
+        # A nested variable overrides the parent's JSON field; two spellings of one name: either may win.
+        for name, shown, value in nested.get(field) or from_json.get(field):
+            if is_true(value):
+                on.append((name, shown))
+    return on
+
+
+def bypass_text(bypasses):
+    return ", ".join("{0}={1}".format(name, value) for name, value in bypasses)
 
 
 def is_secret_name(name):
@@ -68,12 +112,19 @@ def gateway_environment(gitlab_url, gitlab_api_url=None, custom_models=True, hos
         # An unreachable customers portal delays every request; an empty one crashes the workflow service.
         env["AIGW_CUSTOMER_PORTAL_URL"] = gitlab_url
         env["DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL"] = gitlab_url
+    for key in extra or {}:
+        if is_secret_name(str(key)):
+            raise InputError("env." + str(key), REDACTED, "looks like a secret, and env is shown in logs and "
+                             "results (only secret_env is no_log)", "move it to secret_env")
     for source in (extra or {}), (secret_extra or {}):
         for key, value in source.items():
             env[str(key)] = as_env_value(value)
-    if is_true(env.get("AIGW_AUTH__BYPASS_EXTERNAL")) and not allow_auth_bypass:
-        raise InputError("env.AIGW_AUTH__BYPASS_EXTERNAL", env["AIGW_AUTH__BYPASS_EXTERNAL"],
-                         "turns off authentication: anyone who reaches the gateway can use your models",
+    bypasses = auth_bypasses(env)
+    if bypasses and not allow_auth_bypass:
+        name, value = bypasses[0]
+        raise InputError("env." + name, value,
+                         "turns off authentication (the gateway reads it as {0}): anyone who reaches the gateway "
+                         "can use your models".format(bypass_text(bypasses)),
                          "remove it; only the troubleshooting deep test may set it, with allow_auth_bypass=true")
     return dict(sorted(env.items()))
 

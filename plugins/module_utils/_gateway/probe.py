@@ -13,7 +13,7 @@ from __future__ import annotations
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import probe
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.server_certificate import tls_details
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import http_url, number_in_range
 
 UNAUTHENTICATED_ANSWER = "No authorization header presented"
 
@@ -49,6 +49,9 @@ def run(params):
     """The gateway_probe module's result: every probe, the TLS certificate over HTTPS, and the problems; DuoError
     (carrying the same result) when a probe failed and ``fail_on_error`` is set."""
     url = http_url("url", params["url"])
+    number_in_range("retries", params["retries"], 0, 100, "attempts")
+    number_in_range("delay", params["delay"], 0, 300)
+    number_in_range("timeout", params["timeout"], 1, 3600)
     if params["kind"] == "gateway":
         targets = gateway_targets(url)
     else:

@@ -10,6 +10,10 @@ import datetime
 import ipaddress
 import os
 import re
+import shutil
+import stat
+import tempfile
+import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 
@@ -140,8 +144,18 @@ def check_pair(fullchain_pem, key_pem, domains, min_days=0, field="certificate")
     return info
 
 
+def key_matches(certificate, key_pem):
+    """Whether ``key_pem`` is the private key of ``certificate`` (False for an unreadable key)."""
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode("ascii"), None)
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return False
+    return public_key_bytes(key) == certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def installed(cert_dir):
-    """describe() plus the PEM texts of what is in cert_dir, or None."""
+    """describe() plus the PEM texts of what is in cert_dir and whether the key matches, or None."""
     paths = {name: os.path.join(cert_dir, name) for name in (FULLCHAIN, PRIVKEY)}
     if not all(os.path.exists(path) for path in paths.values()):
         return None
@@ -152,39 +166,97 @@ def installed(cert_dir):
     certificates = split_pem_chain(fullchain)
     if not certificates:
         return None
-    info = describe(load_certificate(certificates[0]))
-    info.update(fullchain=fullchain, key=key)
+    leaf = load_certificate(certificates[0])
+    info = describe(leaf)
+    info.update(fullchain=fullchain, key=key, key_matches=key_matches(leaf, key))
     return info
 
 
 def still_good(current, domains, renew_before_days):
-    """Whether ``current`` (installed()) needs no new certificate."""
-    return bool(current) and all(covers(current["names"], domain) for domain in domains) \
-        and current["days_left"] > renew_before_days
+    """Whether ``current`` (installed()) needs no new certificate: its key matches, it covers every domain and
+    it is not due."""
+    return bool(current) and current.get("key_matches", False) \
+        and all(covers(current["names"], domain) for domain in domains) and current["days_left"] > renew_before_days
+
+
+# The four files are symlinks (relative, so they resolve inside the NGINX container too) into LIVE, itself a
+# symlink to one directory under VERSIONS holding a complete set: replacing LIVE swaps all four at once.
+LIVE = "live"
+VERSIONS = ".versions"
+MODES = {PRIVKEY: 0o600, CERT: 0o644, CHAIN: 0o644, FULLCHAIN: 0o644}
+KEEP_VERSIONS = 2
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def create_new(path, text, mode):
+    """Create ``path`` afresh (O_EXCL, never through a symlink) with ``mode`` set before the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
+    try:
+        os.fchmod(descriptor, mode)
+        handle = os.fdopen(descriptor, "w")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path
 
 
 def stage(path, text, mode):
-    """Write ``text`` to ``path``.new with ``mode`` (set even when a stale .new exists) and return that path;
-    the caller's os.replace() then swaps it in, so a reader never sees half a file."""
-    descriptor = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.chmod(path + ".new", mode)
-    return path + ".new"
+    """``path``.new created afresh with ``mode`` (a stale one, or a symlink planted there, is removed first, never
+    followed); the caller's os.replace() then swaps it in, so a reader never sees half a file."""
+    staging = path + ".new"
+    if os.path.lexists(staging):
+        os.unlink(staging)
+    return create_new(staging, text, mode)
+
+
+def swap_symlink(path, target):
+    """Point the symlink ``path`` at ``target`` in one rename (a regular file there is replaced too)."""
+    temporary = "{0}.swap-{1}".format(path, os.getpid())
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(target, temporary)
+    os.replace(temporary, path)
 
 
 def install(cert_dir, fullchain_pem, key_pem):
-    """Write key (0600), fullchain, cert and chain; each file replaced by rename, so a reader never sees half a file."""
-    os.makedirs(cert_dir, mode=0o755, exist_ok=True)
+    """Write key (0600), fullchain, cert and chain into a new version directory, then swap the ``live`` symlink,
+    so NGINX never reads a new certificate with an old key; older versions beyond the previous one go."""
+    os.makedirs(os.path.join(cert_dir, VERSIONS), mode=0o755, exist_ok=True)
     certificates = split_pem_chain(fullchain_pem)
-    staged = [
-        (stage(os.path.join(cert_dir, PRIVKEY), key_pem, 0o600), os.path.join(cert_dir, PRIVKEY)),
-        (stage(os.path.join(cert_dir, CERT), certificates[0], 0o644), os.path.join(cert_dir, CERT)),
-        (stage(os.path.join(cert_dir, CHAIN), "".join(certificates[1:]), 0o644), os.path.join(cert_dir, CHAIN)),
-        (stage(os.path.join(cert_dir, FULLCHAIN), "".join(certificates), 0o644), os.path.join(cert_dir, FULLCHAIN)),
-    ]
-    for temporary, final in staged:
-        os.replace(temporary, final)
+    version = tempfile.mkdtemp(prefix=time.strftime("%Y%m%d%H%M%S-"), dir=os.path.join(cert_dir, VERSIONS))
+    os.chmod(version, 0o755)
+    for name, text in ((PRIVKEY, key_pem), (CERT, certificates[0]), (CHAIN, "".join(certificates[1:])),
+                       (FULLCHAIN, "".join(certificates))):
+        create_new(os.path.join(version, name), text, MODES[name])
+    swap_symlink(os.path.join(cert_dir, LIVE), os.path.join(VERSIONS, os.path.basename(version)))
+    for name in MODES:
+        link, target = os.path.join(cert_dir, name), os.path.join(LIVE, name)
+        if not (os.path.islink(link) and os.readlink(link) == target):
+            swap_symlink(link, target)
+    prune(cert_dir, os.path.basename(version))
+
+
+def prune(cert_dir, current):
+    versions_dir = os.path.join(cert_dir, VERSIONS)
+    old = sorted(name for name in os.listdir(versions_dir) if name != current)
+    for name in old[:max(0, len(old) - (KEEP_VERSIONS - 1))]:
+        shutil.rmtree(os.path.join(versions_dir, name), ignore_errors=True)
+
+
+def enforce_modes(cert_dir, check_mode=False):
+    """Set the modes of the installed files back (key 0600, the rest 0644) on every run; the names fixed."""
+    fixed = []
+    for name, mode in MODES.items():
+        path = os.path.join(cert_dir, name)
+        if os.path.exists(path) and stat.S_IMODE(os.stat(path).st_mode) != mode:
+            fixed.append(name)
+            if not check_mode:
+                os.chmod(path, mode)
+    return fixed
 
 
 def new_private_key_pem(kind="ec"):

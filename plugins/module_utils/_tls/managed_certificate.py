@@ -12,6 +12,8 @@ import os
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import (
+    LOCK_TIMEOUT_OPTION, held, proxy_lock_path)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates as certs
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.acme import (
     HAS_ACME, directory_url, issue_with_account)
@@ -61,6 +63,15 @@ def check_inputs(params):
 
 
 def ensure(params, check_mode=False):
+    """The tls_certificate module's whole job, holding the lock of the proxy directory that holds cert_dir."""
+    if check_mode:
+        return ensure_unlocked(params, check_mode)
+    proxy_dir = os.path.dirname(os.path.abspath(params["cert_dir"]))
+    with held(proxy_lock_path(proxy_dir), "the proxy directory " + proxy_dir, params.get("lock_timeout", LOCK_TIMEOUT_OPTION["default"])):
+        return ensure_unlocked(params, check_mode)
+
+
+def ensure_unlocked(params, check_mode=False):
     """The tls_certificate module's whole job: the four files in cert_dir current for the domains, from the
     chosen source, replaced only when due (or when the provided pair differs)."""
     if not certs.HAS_CRYPTOGRAPHY:
@@ -84,6 +95,11 @@ def ensure(params, check_mode=False):
         fullchain, key_pem = new_pair(params, domains)
         result["certificate"] = certs.check_pair(fullchain, key_pem, domains)
         certs.install(cert_dir, fullchain, key_pem)
+    if current and not current["key_matches"]:
+        result["reason"] = "the installed key does not match the installed certificate; replaced"
+    fixed = certs.enforce_modes(cert_dir, check_mode)
+    if fixed:
+        result.update(changed=True, modes_fixed=fixed)
     after = result.get("certificate") or {"names": domains, "not_after": "(new)", "issuer": "(new)", "serial": "(new)"}
     result["diff"] = {"before": {key: (current or {}).get(key) for key in SHOWN} if current else {},
                       "after": {key: after.get(key) for key in SHOWN}}

@@ -18,7 +18,9 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
     MANAGED_LABEL, APIError, ContainerError, DockerException, docker_client, ensure_image, ensure_network, explain, find,
     remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import port_number
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, proxy_lock_path
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
+    port_number, safe_name, safe_path)
 
 DEFAULT_PROXY_NAME = "gitlab-ai-gateway-proxy"
 # The proxy container (nginx_proxy, gateway_host_facts).
@@ -238,8 +240,28 @@ def present_in_container(params, check_mode, client):
     return result
 
 
+def check_names(params):
+    """Names and paths that end up in NGINX's configuration, its command line or a systemd unit: safe
+    characters only, checked before anything changes."""
+    for field in ("proxy_dir", "pid_file"):
+        if params.get(field):
+            safe_path(field, params[field])
+    for field in ("proxy_container_name", "network"):
+        if params.get(field):
+            safe_name(field, params[field])
+
+
 def reconcile(params, check_mode, run_command):
     """The nginx_proxy module's whole job, for NGINX from the host's packages or in a container."""
+    check_names(params)
+    if check_mode or not params.get("proxy_dir"):
+        return apply(params, check_mode, run_command)
+    with held(proxy_lock_path(params["proxy_dir"]), "the proxy directory " + params["proxy_dir"],
+              params["lock_timeout"]):
+        return apply(params, check_mode, run_command)
+
+
+def apply(params, check_mode, run_command):
     if params["runtime"] == "host":
         if params["state"] == "absent":
             raise DuoError("state=absent is for mode=container; stop the host's NGINX service instead.")

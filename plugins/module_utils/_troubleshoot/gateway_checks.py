@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import image_tag
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, passed
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import api_port, is_true
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
+    api_port, auth_bypasses, bypass_text, is_true)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import JWT_KEY_VARIABLES
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import release_tag_version
 
@@ -59,8 +60,9 @@ def env_findings(env, gitlab_url, network_mode, model_endpoints=()):
         found.append(passed("gateway.gitlab_url", "AIGW_GITLAB_URL=" + actual))
     if not env.get("AIGW_GITLAB_API_URL"):
         found.append(finding("gateway.gitlab_api_url_unset", "AIGW_GITLAB_API_URL is not in the environment"))
-    if is_true(env.get("AIGW_AUTH__BYPASS_EXTERNAL")):
-        found.append(finding("gateway.auth_bypass_on", "AIGW_AUTH__BYPASS_EXTERNAL=" + env["AIGW_AUTH__BYPASS_EXTERNAL"]))
+    bypasses = auth_bypasses(env)
+    if bypasses:
+        found.append(finding("gateway.auth_bypass_on", bypass_text(bypasses)))
     else:
         found.append(passed("gateway.auth_bypass_off"))
     missing = [name for name in JWT_KEY_VARIABLES if name.startswith("AIGW_") and not env.get(name)]

@@ -7,10 +7,11 @@ log from the Docker engine, look from inside it, and turn all of it into catalog
 from __future__ import annotations
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import docker_client, find
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import mask_env
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
+    is_secret_name, mask_env)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import JWT_KEY_VARIABLES
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import parse_gitlab_version
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact, scrub
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gateway_checks import (
     container_env, env_findings, image_findings, inside_findings, log_findings, model_endpoint_findings,
@@ -24,13 +25,19 @@ def excerpts(container, env, log_tail):
             "image.txt": "{0}\n{1}\n".format(container.attrs["Config"]["Image"], container.attrs["Image"])}
 
 
-def diagnose(client, params, collected):
+def env_secrets(env):
+    """The values of the container's secret-looking variables and JWT keys: redacted wherever they appear."""
+    return [value for key, value in env.items() if value and (is_secret_name(key) or key in JWT_KEY_VARIABLES)]
+
+
+def diagnose(client, params, collected, secrets):
     container = find(client, params["name"])
     if container is None:
         return [finding("gateway.container_missing", "no container named {0!r}".format(params["name"]))]
     attrs = container.attrs
     log_tail = container.logs(tail=params["log_lines"]).decode("utf-8", "replace").splitlines()
     env = container_env(attrs)
+    secrets.extend(env_secrets(env))
     version = parse_gitlab_version(params["gitlab_version"]) if params["gitlab_version"] else None
     image = client.images.get(attrs["Image"])
     found = state_findings(attrs, log_tail[-20:])
@@ -52,12 +59,12 @@ def diagnose(client, params, collected):
 
 def run(params):
     """The gateway_diagnostics module's answer: findings, the worst severity, and excerpts when asked."""
-    collected = {}
-    findings = diagnose(docker_client(params["docker_host"]), params, collected)
+    collected, secrets = {}, []
+    findings = diagnose(docker_client(params["docker_host"]), params, collected, secrets)
     if params["restored_auth_bypass"]:
         findings.insert(0, finding("gateway.auth_bypass_restored", "a deep test's marker was found and the "
                                    "gateway was restarted without AIGW_AUTH__BYPASS_EXTERNAL"))
     result = dict(changed=False, findings=findings, worst=worst(findings))
     if params["collect_excerpts"]:
         result["excerpts"] = collected
-    return result
+    return scrub(result, secrets)

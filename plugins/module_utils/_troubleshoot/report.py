@@ -80,24 +80,35 @@ def fleet_markdown(reports):
     return "\n".join(lines) + "\n"
 
 
+def private_file(path):
+    """``path`` opened for writing with mode 0600 from the first byte (never through a symlink); an existing
+    file is truncated and set back to 0600."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "wb")
+
+
+def write_private(path, text):
+    with private_file(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
 def write(report_dir, reports, secrets=()):
-    """Write <instance>.md/.json and fleet.md/.json; returns the paths."""
-    os.makedirs(report_dir, exist_ok=True)
+    """Write <instance>.md/.json and fleet.md/.json (mode 0600); returns the paths."""
+    os.makedirs(report_dir, mode=0o700, exist_ok=True)
     reports = scrub(reports, list(secrets))
     paths = []
     for report in reports:
         base = os.path.join(report_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", report["instance"]))
         for path, text in ((base + ".md", instance_markdown(report)),
                            (base + ".json", json.dumps(report, indent=2, sort_keys=True) + "\n")):
-            with open(path, "w") as handle:
-                handle.write(text)
+            write_private(path, text)
             paths.append(path)
     for path, text in ((os.path.join(report_dir, "fleet.md"), fleet_markdown(reports)),
                        (os.path.join(report_dir, "fleet.json"), json.dumps(
                            {"instances": [{key: report[key] for key in ("instance", "worst", "counts")}
                                           for report in reports]}, indent=2, sort_keys=True) + "\n")):
-        with open(path, "w") as handle:
-            handle.write(text)
+        write_private(path, text)
         paths.append(path)
     return reports, paths
 
@@ -139,13 +150,12 @@ def bundle(report_dir, reports, results, secrets=(), now=None):
         if result.get("versions"):
             files["hosts/{0}/versions.json".format(host)] = json.dumps(result["versions"], indent=2, sort_keys=True) + "\n"
     files = scrub(files, list(secrets))
-    with tarfile.open(path, "w:gz") as archive:
+    with private_file(path) as handle, tarfile.open(fileobj=handle, mode="w:gz") as archive:
         for name, text in sorted(files.items()):
             data = text.encode("utf-8")
             info = tarfile.TarInfo("support-bundle-{0}/{1}".format(stamp, name))
             info.size, info.mtime, info.mode = len(data), int(now or time.time()), 0o644
             archive.addfile(info, io.BytesIO(data))
-    os.chmod(path, 0o600)
     return path
 
 

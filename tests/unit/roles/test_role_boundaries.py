@@ -19,7 +19,8 @@ PUBLISHED = {
     "tls_proxy": {"tls_proxy_frontend"},
     "gitlab_settings": {"gitlab_settings_expected_url", "gitlab_settings_detected_version"},
 }
-INVENTORY_CONTRACT = {"ai_gateway_gitlab_instance", "ai_gateway_secret_env"}
+# Secrets the troubleshoot report must redact wherever the inventory holds them (model keys, the ACME EAB key).
+INVENTORY_CONTRACT = {"ai_gateway_gitlab_instance", "ai_gateway_secret_env", "tls_proxy_acme_eab_hmac_key"}
 # Parameters a role passes to an entry point of another role it includes (documented in that entry point's spec).
 ENTRY_POINT_PARAMETERS = {"ai_gateway_run_with_auth_bypass"}
 

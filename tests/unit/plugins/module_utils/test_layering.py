@@ -13,10 +13,12 @@ ALLOWED = {
     "_redaction": set(),
     "_http": {"_errors"},
     "_docker": {"_errors"},
-    "_gitlab": {"_errors", "_validation", "_redaction", "_http", "_docker"},
-    "_tls": {"_errors", "_validation", "_redaction", "_http", "_docker"},
-    "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_gitlab", "_tls"},
-    "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_gitlab", "_tls", "_gateway"},
+    "_lock": {"_errors"},
+    "_gitlab": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock"},
+    "_tls": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock"},
+    "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_gitlab", "_tls"},
+    "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_gitlab", "_tls",
+                      "_gateway"},
 }
 
 

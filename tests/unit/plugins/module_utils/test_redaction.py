@@ -1,51 +1,66 @@
-"""Secrets out of text and data: the ones the caller knows, and anything that looks like a credential assignment."""
+import json
 
 import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import REDACTED, redact, scrub
 
+PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nabcdef\n-----END PRIVATE KEY-----"
 
-@pytest.mark.parametrize("text, secret, kept", [
-    ('curl -H "Authorization: Bearer eyJhbGciOi.payload.sig" https://gw', "eyJhbGciOi.payload.sig",
-     'curl -H "Authorization: Bearer <redacted>" https://gw'),
-    ("PRIVATE-TOKEN: glpat-AbC123", "glpat-AbC123", "PRIVATE-TOKEN: <redacted>"),
-    ('{"api_key": "sk-live-1", "model": "mistral"}', "sk-live-1", '{"api_key": "<redacted>", "model": "mistral"}'),
-    ("ANTHROPIC_API_KEY=sk-ant-42 other=1", "sk-ant-42", "ANTHROPIC_API_KEY=<redacted> other=1"),
-    ("x-api-key: k-9", "k-9", "x-api-key: <redacted>"),
-    ("db password='hunter2', user=x", "hunter2", "db password='<redacted>', user=x"),
-    ("client secret: s3cr3t", "s3cr3t", "client secret: <redacted>"),
-])
-def test_credential_assignments_are_redacted(text, secret, kept):
-    assert redact(text) == kept and secret not in redact(text)
+# (text, the secret that must be gone, what must stay)
+CASES = [
+    ("Authorization: Bearer abc.def-ghi", "abc.def-ghi", "Authorization:"),
+    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA==", "Authorization"),
+    ("authorization=Token s3cr3t-value", "s3cr3t-value", "authorization="),
+    ('{"Authorization": "Negotiate YIIabc123", "path": "/v1"}', "YIIabc123", '"path": "/v1"'),
+    ("Proxy-Authorization: Basic cHJveHk6cGFzcw==", "cHJveHk6cGFzcw==", "Proxy-Authorization"),
+    ("PRIVATE-TOKEN: abcdefghijklmnop", "abcdefghijklmnop", "PRIVATE-TOKEN"),
+    ("HTTPS_PROXY=http://proxyuser:pr0xy-pass@proxy.internal:3128", "pr0xy-pass", "proxy.internal:3128"),
+    ("cloning https://oauth2:abc123xyz@gitlab.example.com/group/repo.git", "abc123xyz", "gitlab.example.com/group"),
+    ("key is " + PEM + " done", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "done"),
+    (json.dumps({"k": PEM}), "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", '"k"'),
+    ("truncated -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA", "MIIEpAIBAAKCAQEA", "truncated"),
+    ("token glpat-AbCdEf1234567890xyz used", "glpat-AbCdEf1234567890xyz", "used"),
+    ("deploy gldt-AbCdEf1234567890xyz", "gldt-AbCdEf1234567890xyz", "deploy"),
+    ("litellm key sk-proj-abcdefghijklmnopqrstu rejected", "sk-proj-abcdefghijklmnopqrstu", "rejected"),
+    ("anthropic sk-ant-api03-abcdefghijklmnopqrst", "sk-ant-api03-abcdefghijklmnopqrst", "anthropic"),
+    ("gh ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "gh"),
+    ("slack xoxb-123456789012-abcdefghijkl", "xoxb-123456789012-abcdefghijkl", "slack"),
+    ("aws AKIAIOSFODNN7EXAMPLE region", "AKIAIOSFODNN7EXAMPLE", "region"),
+    ("Cookie: _gitlab_session=abcdef0123456789; other=1", "abcdef0123456789", "Cookie:"),
+    ("Set-Cookie: _gitlab_session=abc987; path=/", "abc987", "Set-Cookie"),
+    ('password: "correct horse battery staple"', "horse battery", "password"),
+    ("api_key='two words'", "two words", "api_key"),
+    ("MODEL_API_KEY=s3cret value with spaces", "value with spaces", "MODEL_API_KEY="),
+    ('{"message": "token=abc123 refreshed", "level": "info"}', "abc123", '"level": "info"'),
+    ('{\\"api_key\\": \\"escaped-secret\\", \\"x\\": 1}', "escaped-secret", "\\\"x\\\": 1"),
+    ("client_secret=xyz789&grant_type=client_credentials", "xyz789", "grant_type"),
+    ("jwt eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMifQ.c2lnbmF0dXJl end", "eyJzdWIiOiJhYmMifQ", "end"),
+]
 
 
-def test_known_secrets_go_wherever_they_appear():
-    text = "model answered for key sk-abc at http://vllm:8000 (sk-abc)"
-    assert redact(text, ["sk-abc", "", None]) == "model answered for key <redacted> at http://vllm:8000 (<redacted>)"
+@pytest.mark.parametrize("text, secret, kept", CASES, ids=[c[0][:30] for c in CASES])
+def test_shapes_of_secrets_are_redacted(text, secret, kept):
+    out = redact(text)
+    assert secret not in out and REDACTED in out
+    assert kept in out
 
 
-def test_text_without_secrets_is_unchanged():
-    for text in ("AIGW_GITLAB_URL=https://gitlab.example.com", "GET /monitoring/healthz 200 in 3 ms; tokenizer loaded"):
-        assert redact(text, ["not-in-it"]) == text
+@pytest.mark.parametrize("secret", ['pa"ss\\word\nline', "a/b+c=d&e f", "plain-known-secret"])
+def test_known_secrets_in_every_encoding(secret):
+    from urllib.parse import quote
+    for text in (secret, json.dumps({"v": secret}), "url?k=" + quote(secret, safe=""), "u=" + quote(secret)):
+        out = redact(text, [secret])
+        for form in (secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote(secret)):
+            assert form not in out, (text, out)
 
 
-def test_scrub_walks_dicts_and_lists_and_keeps_other_types():
-    data = {"host": "gw1", "count": 3, "ok": True, "none": None,
-            "findings": [{"evidence": "Authorization: Bearer abc.def", "lines": ["key sk-9 used", 42]}]}
-    scrubbed = scrub(data, ["sk-9"])
-    assert scrubbed == {"host": "gw1", "count": 3, "ok": True, "none": None,
-                        "findings": [{"evidence": "Authorization: Bearer " + REDACTED,
-                                      "lines": ["key " + REDACTED + " used", 42]}]}
-    assert data["findings"][0]["evidence"] == "Authorization: Bearer abc.def", "scrub changed its input"
+def test_ordinary_evidence_is_kept():
+    text = '{"level": "error", "message": "litellm.NotFoundError: 404", "max_tokens": 512, "status": 401}'
+    assert redact(text) == text
+    assert redact("AIGW_GITLAB_URL=https://gitlab.example.com/") == "AIGW_GITLAB_URL=https://gitlab.example.com/"
 
 
-@pytest.mark.xfail(strict=True, reason="_ASSIGNMENT stops at the first space or skips the credential: a Basic "
-                   "Authorization header keeps its base64 user:password, a quoted value with spaces keeps all but "
-                   "its first word, and names like AWS_SECRET_ACCESS_KEY= are not seen as assignments")
-@pytest.mark.parametrize("text, secret", [
-    ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
-    ('password: "correct horse battery staple"', "horse battery staple"),
-    ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "wJalrXUtnFEMI"),
-])
-def test_credentials_the_pattern_misses(text, secret):
-    assert secret not in redact(text)
+def test_scrub_walks_keys_lists_and_tuples():
+    data = {"Authorization: Bearer k1": [("token=abc",), {"x": "glpat-abcdefghijklmnop12"}], "n": 3}
+    flat = json.dumps(scrub(data))
+    assert "k1" not in flat and "abc\"" not in flat and "glpat-" not in flat and '"n": 3' in flat

@@ -2,7 +2,7 @@ import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
-    CA_BUNDLE_IN_CONTAINER, REDACTED, api_port, gateway_environment, is_secret_name, mask_env)
+    CA_BUNDLE_IN_CONTAINER, REDACTED, api_port, auth_bypasses, gateway_environment, is_secret_name, mask_env)
 
 
 def test_derived_defaults():
@@ -27,11 +27,40 @@ def test_host_network_ca_airgapped_and_overrides():
     assert env["MODEL_API_KEY"] == "s3cr3t"
 
 
-@pytest.mark.parametrize("value", [True, "true", "TRUE", "1", "yes"])
-def test_auth_bypass_refused(value):
+# Every way the gateway's pydantic-settings reads an authentication bypass (ai_gateway/config.py ConfigAuth).
+BYPASSING = [
+    {"AIGW_AUTH__BYPASS_EXTERNAL": True}, {"AIGW_AUTH__BYPASS_EXTERNAL": "true"},
+    {"AIGW_AUTH__BYPASS_EXTERNAL": "TRUE"}, {"AIGW_AUTH__BYPASS_EXTERNAL": "1"},
+    {"AIGW_AUTH__BYPASS_EXTERNAL": "yes"}, {"AIGW_AUTH__BYPASS_EXTERNAL": "Y"}, {"AIGW_AUTH__BYPASS_EXTERNAL": "t"},
+    {"AIGW_AUTH__BYPASS_EXTERNAL": "On"}, {"AIGW_AUTH__BYPASS_EXTERNAL": " yes "},
+    {"aigw_auth__bypass_external": "true"}, {"Aigw_Auth__Bypass_External": "1"},
+    {"AIGW_AUTH__BYPASS_JWT_SIGNATURE": "true"}, {"AIGW_AUTH__BYPASS_EXTERNAL_WITH_HEADER": "on"},
+    {"AIGW_AUTH": '{"bypass_external": true}'}, {"aigw_auth": '{"bypass_jwt_signature": "yes"}'},
+    {"AIGW_AUTH": '{"bypass_external_with_header": 1}'},
+    {"AIGW_AUTH": '{"bypass_external": false}', "AIGW_AUTH__BYPASS_EXTERNAL": "t"},
+]
+NOT_BYPASSING = [
+    {"AIGW_AUTH__BYPASS_EXTERNAL": False}, {"AIGW_AUTH__BYPASS_EXTERNAL": "false"},
+    {"AIGW_AUTH__BYPASS_EXTERNAL": "0"}, {"AIGW_AUTH__BYPASS_EXTERNAL": "off"}, {"AIGW_AUTH__BYPASS_EXTERNAL": ""},
+    {"AIGW_AUTH": '{"bypass_external": false}'}, {"AIGW_AUTH": "not json"},
+    # a nested variable overrides the parent's JSON field, as pydantic-settings merges them
+    {"AIGW_AUTH": '{"bypass_external": true}', "AIGW_AUTH__BYPASS_EXTERNAL": "false"},
+    {"AIGW_AUTHX__BYPASS_EXTERNAL": "true"}, {"BYPASS_EXTERNAL": "true"},
+]
+
+
+@pytest.mark.parametrize("extra", BYPASSING, ids=[repr(e) for e in BYPASSING])
+def test_auth_bypass_refused_in_every_spelling(extra):
+    assert auth_bypasses(extra)
     with pytest.raises(InputError) as info:
-        gateway_environment("https://gitlab.example.com", extra={"AIGW_AUTH__BYPASS_EXTERNAL": value})
-    assert "allow_auth_bypass=true" in info.value.msg
+        gateway_environment("https://gitlab.example.com", extra=extra)
+    assert "allow_auth_bypass=true" in info.value.msg and "env." in info.value.msg
+
+
+@pytest.mark.parametrize("extra", NOT_BYPASSING, ids=[repr(e) for e in NOT_BYPASSING])
+def test_auth_bypass_off_spellings(extra):
+    assert auth_bypasses(extra) == []
+    assert gateway_environment("https://gitlab.example.com", extra=extra)
 
 
 def test_auth_bypass_allowed_for_troubleshooting():
@@ -59,3 +88,11 @@ def test_api_port():
     assert api_port({"AIGW_FASTAPI__API_PORT": "6000"}) == 6000
     with pytest.raises(InputError):
         api_port({"AIGW_FASTAPI__API_PORT": "x"})
+
+
+@pytest.mark.parametrize("name", ["MODEL_API_KEY", "hf_token", "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD"])
+def test_secret_looking_names_refused_in_plain_env(name):
+    with pytest.raises(InputError) as info:
+        gateway_environment("https://gitlab.example.com", extra={name: "plain-secret-value"})
+    assert "secret_env" in info.value.msg and "plain-secret-value" not in info.value.msg
+    assert gateway_environment("https://gitlab.example.com", secret_extra={name: "v"})[name] == "v"

@@ -97,3 +97,70 @@ def test_install_and_renewal_due(tmp_path, chain):
     assert not certs.still_good(current, ["aigw.example.com"], 100)
     assert not certs.still_good(current, ["other.example.com"], 30)
     assert not [name for name in os.listdir(directory) if name.endswith(".new")]
+
+
+def lab_params(cert_dir):
+    return {"domains": ["aigw.example.com"], "mode": "self_signed_lab", "cert_dir": cert_dir, "renew_before_days": 30,
+            "force": False, "key_type": "ec", "webroot": None, "acme_directory": "letsencrypt", "acme_email": None,
+            "acme_account_key": None, "acme_eab_kid": None, "acme_eab_hmac_key": None, "acme_ca_bundle": None,
+            "acme_timeout": 120, "certificate": None, "chain": None, "private_key": None}
+
+
+def test_a_key_that_does_not_match_is_never_current(tmp_path, chain):
+    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
+    directory = str(tmp_path / "certs")
+    certs.install(directory, chain["leaf"] + chain["inter"], pem_key(key()))  # a certificate with another key
+    current = certs.installed(directory)
+    assert current["key_matches"] is False
+    assert not certs.still_good(current, ["aigw.example.com"], 30)
+    result = ensure(lab_params(directory))
+    assert result["changed"] and "does not match" in result["reason"]
+    assert certs.installed(directory)["key_matches"] is True
+    assert not ensure(lab_params(directory))["changed"]
+
+
+def test_the_four_files_are_swapped_at_once(tmp_path, chain):
+    directory = str(tmp_path / "certs")
+    os.makedirs(directory)
+    for name in (certs.FULLCHAIN, certs.PRIVKEY, certs.CERT, certs.CHAIN):  # the layout before: regular files
+        (tmp_path / "certs" / name).write_text("old")
+    for _round in range(3):
+        certs.install(directory, chain["leaf"] + chain["inter"], chain["leaf_key"])
+    targets = {os.path.realpath(os.path.join(directory, name)).rsplit("/", 1)[0]
+               for name in (certs.FULLCHAIN, certs.PRIVKEY, certs.CERT, certs.CHAIN)}
+    assert len(targets) == 1 and all(os.path.islink(os.path.join(directory, name)) for name in certs.MODES)
+    assert os.readlink(os.path.join(directory, certs.PRIVKEY)) == os.path.join(certs.LIVE, certs.PRIVKEY)
+    assert len(os.listdir(os.path.join(directory, certs.VERSIONS))) == certs.KEEP_VERSIONS
+    assert certs.installed(directory)["key_matches"]
+
+
+def test_staging_never_follows_a_planted_symlink(tmp_path, chain):
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    for name in certs.MODES:
+        os.symlink(str(victim), str(directory / (name + ".new")))
+    certs.install(str(directory), chain["leaf"] + chain["inter"], chain["leaf_key"])
+    assert certs.stage(str(directory / "x.pem"), "secret", 0o600) == str(directory / "x.pem.new")
+    assert victim.read_text() == "keep me"
+    assert stat.S_IMODE(os.lstat(str(directory / "x.pem.new")).st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        certs.create_new(str(directory / "x.pem.new"), "again", 0o600)
+
+
+def test_modes_are_enforced_on_every_run(tmp_path):
+    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
+    directory = str(tmp_path / "certs")
+    old = os.umask(0o000)
+    try:
+        ensure(lab_params(directory))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(os.path.join(directory, certs.PRIVKEY)).st_mode) == 0o600
+    os.chmod(os.path.join(directory, certs.PRIVKEY), 0o644)
+    assert ensure(lab_params(directory), check_mode=True)["modes_fixed"] == [certs.PRIVKEY]
+    assert stat.S_IMODE(os.stat(os.path.join(directory, certs.PRIVKEY)).st_mode) == 0o644
+    result = ensure(lab_params(directory))
+    assert result["changed"] and result["modes_fixed"] == [certs.PRIVKEY]
+    assert stat.S_IMODE(os.stat(os.path.join(directory, certs.PRIVKEY)).st_mode) == 0o600

@@ -1,3 +1,5 @@
+import pytest
+
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import gateway_checks as checks
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import parse_gitlab_version
 
@@ -18,6 +20,14 @@ def test_no_proxy_must_cover_gitlab_and_model_hosts():
     env["NO_PROXY"] = "gitlab.example.com,.internal"
     found = checks.env_findings(env, "https://gitlab.example.com", "bridge", endpoints)
     assert "gateway.proxy_without_no_proxy" not in ids(found)
+
+
+@pytest.mark.parametrize("extra", [{"aigw_auth__bypass_external": "Yes"}, {"AIGW_AUTH": '{"bypass_external": true}'},
+                                   {"AIGW_AUTH__BYPASS_JWT_SIGNATURE": "1"}, {"AIGW_AUTH__BYPASS_EXTERNAL": "t"}])
+def test_auth_bypass_judged_as_the_gateway_reads_it(extra):
+    found = checks.env_findings(dict(BASE, **extra), "https://gitlab.example.com", "bridge")
+    assert "gateway.auth_bypass_on" in ids(found)
+    assert next(i for i in found if i["id"] == "gateway.auth_bypass_on")["evidence"].startswith(next(iter(extra)))
 
 
 def test_host_network_metrics_port_and_clean_env():

@@ -71,7 +71,7 @@ def test_llm_log_rules_and_redaction():
 
 
 def test_redact():
-    assert rules.redact('Authorization: Bearer abc.def') == "Authorization: Bearer <redacted>"
+    assert rules.redact('Authorization: Bearer abc.def') == "Authorization: <redacted>"  # the whole value, any scheme
     assert rules.redact('{"password": "hunter2"}') == '{"password": "<redacted>"}'
 
 
