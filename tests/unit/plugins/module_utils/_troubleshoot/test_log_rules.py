@@ -51,20 +51,29 @@ def test_gateway_log_rules():
                          "log.bedrock_on_demand"}
 
 
-LLM_LOG = """{"severity":"INFO","status":200,"message":"ok"}
-{"severity":"ERROR","status":401,"message":"401 Unauthorized from AI gateway"}
-{"severity":"ERROR","status":403,"message":"forbidden"}
+# The fields GitLab's LLM logger writes (ee/lib/gitlab/llm/logger.rb over Gitlab::JsonLogger): severity, time,
+# correlation_id, message, class, ai_event_name, ai_component and options such as status and duo_chat_error_code
+# (ee/lib/gitlab/llm/chain/answer.rb's error_answer).
+LLM_LOG = """{"severity":"INFO","time":"2026-11-22T10:00:01.000Z","correlation_id":"01J0","message":"Received response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"response_received","ai_component":"abstraction_layer","status":200}
+{"severity":"ERROR","time":"2026-11-22T10:00:02.000Z","message":"Error response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer","status":401}
+{"severity":"ERROR","time":"2026-11-22T10:00:03.000Z","message":"Error response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer","status":403}
 not json at all: Connection refused - connect(2) for "aigw" port 5052
-{"severity":"ERROR","message":"Net::ReadTimeout with #<TCPSocket>","error_code":"A1000"}
-{"severity":"ERROR","message":"SSL_connect returned=1 errno=0 state=error: certificate verify failed"}
-{"severity":"ERROR","message":"stream broke","error_code":"A1003","api_key":"sk-live-123"}
+{"severity":"ERROR","time":"2026-11-22T10:00:04.000Z","message":"Net::ReadTimeout with #<TCPSocket>","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"A1000","source":"chat_v2"}
+{"severity":"ERROR","time":"2026-11-22T10:00:05.000Z","message":"SSL_connect returned=1 errno=0 state=error: certificate verify failed","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer"}
+{"severity":"ERROR","time":"2026-11-22T10:00:06.000Z","message":"end of file reached","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"A1003","source":"chat_v2","api_key":"sk-live-123"}
+{"severity":"INFO","time":"2026-11-22T10:00:07.000Z","message":"The answer quotes A9999 and M3006 in prose","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"response_received","ai_component":"duo_chat"}
+{"severity":"ERROR","time":"2026-11-22T10:00:08.000Z","message":"Gitlab::AiGateway::ForbiddenError","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"M3006","source":"chat_v2"}
+{"severity":"ERROR","time":"2026-11-22T10:00:09.000Z","message":"tool not available","class":"Gitlab::Llm::Chain::Tools::Tool","ai_event_name":"error_returned","ai_component":"duo_chat","ai_error_code":"G3001"}
 """
 
 
 def test_llm_log_rules_and_redaction():
     hits = rules.classify_llm_log(LLM_LOG.splitlines())
     assert hits["log.unauthorized"]["count"] == 2
-    assert {"log.connection_refused", "log.timeout", "log.ssl_verify_failed", "chat.A1000", "chat.A1003"} <= set(hits)
+    assert {"log.connection_refused", "log.timeout", "log.ssl_verify_failed", "chat.A1000", "chat.A1003",
+            "chat.M3006", "chat.G3001"} <= set(hits)
+    # Codes are read from the fields GitLab records them in, not from any text that mentions one.
+    assert "chat.A9999" not in hits and hits["chat.M3006"]["count"] == 1
     assert "sk-live-123" not in hits["chat.A1003"]["line"] and "<redacted>" in hits["chat.A1003"]["line"]
     found = rules.findings_from(hits, "llm.log")
     assert all(item["evidence"].startswith("llm.log: ") for item in found)
