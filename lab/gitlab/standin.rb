@@ -356,9 +356,10 @@ class User
 
   def standin_allowed?(ai_feature, unit_primitive)
     name = (unit_primitive || ai_feature).to_s
-    ai_feature.to_s == 'code_suggestions' && code_suggestions_seat? &&
-      Gitlab::CloudConnector::DataModel::UnitPrimitive.find_by_name(name) &&
-      License.feature_available?(:code_suggestions)
+    # user_authorizable.rb: denied_response unless the unit primitive exists; a boolean, as allowed? returns.
+    !!(ai_feature.to_s == 'code_suggestions' && code_suggestions_seat? &&
+       Gitlab::CloudConnector::DataModel::UnitPrimitive.find_by_name(name) &&
+       License.feature_available?(:code_suggestions))
   end
 end
 

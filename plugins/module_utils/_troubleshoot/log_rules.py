@@ -39,6 +39,9 @@ GITLAB_RULES = [
 CHAT_CODES = ("A1000", "A1001", "A1002", "A1003", "A1004", "A1005", "A1006", "A6000", "A9999", "G3001", "G3002",
               "M3006")
 CODE_FIELDS = ("duo_chat_error_code", "ai_error_code")
+# Where the logger puts the words of an event (message; error and error_message for failures; the exception fields
+# Gitlab::ErrorTracking adds).
+TEXT_FIELDS = ("message", "error", "error_message", "exception.class", "exception.message", "body")
 # A line that is not JSON (pasted from the UI: "Error code: A1000") is read as text.
 CHAT_CODE = re.compile(r"\b(" + "|".join(CHAT_CODES) + r")\b")
 EVIDENCE_CHARS = 300
@@ -74,8 +77,11 @@ def classify_llm_log(lines):
             record = None
         if isinstance(record, dict) and str(record.get("status")) in ("401", "403"):
             _add(hits, "log.unauthorized", line)
+        # A JSON record's text is in its message fields; its keys ("timeout": 60) and URLs are no symptom.
+        text = " ".join(str(record.get(field)) for field in TEXT_FIELDS if record.get(field)) \
+            if isinstance(record, dict) else line
         for finding_id, pattern in GITLAB_RULES:
-            if pattern.search(line):
+            if pattern.search(text):
                 _add(hits, finding_id, line)
         if isinstance(record, dict):
             codes = {str(record.get(field)) for field in CODE_FIELDS if record.get(field)}

@@ -126,7 +126,7 @@ def test_warning_run_is_no_failure():
 
 @pytest.mark.parametrize("stdout, stderr, cause", [
     (UNREACHABLE_OUT, UNREACHABLE_ERR, "Cannot access AI Gateway. Possible causes: - AI Gateway is not running"),
-    (BANNER.split("Verifying AI Gateway URL")[0] + "Verifying AI Gateway URL configuration...\n",
+    (BANNER.split("Verifying AI Gateway URL", maxsplit=1)[0] + "Verifying AI Gateway URL configuration...\n",
      "rake aborted!\nSet 'Ai::Setting.instance.ai_gateway_url' to point to your AI Gateway instance\n" + RAKE_TAIL,
      "Set 'Ai::Setting.instance.ai_gateway_url' to point to your AI Gateway instance"),
     (BANNER + "Verifying license access to code suggestions... ✗\nUser duo-user has no access to code suggestions, "

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -54,17 +55,33 @@ def test_gateway_log_rules():
 # The fields GitLab's LLM logger writes (ee/lib/gitlab/llm/logger.rb over Gitlab::JsonLogger): severity, time,
 # correlation_id, message, class, ai_event_name, ai_component and options such as status and duo_chat_error_code
 # (ee/lib/gitlab/llm/chain/answer.rb's error_answer).
-LLM_LOG = """{"severity":"INFO","time":"2026-11-22T10:00:01.000Z","correlation_id":"01J0","message":"Received response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"response_received","ai_component":"abstraction_layer","status":200}
-{"severity":"ERROR","time":"2026-11-22T10:00:02.000Z","message":"Error response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer","status":401}
-{"severity":"ERROR","time":"2026-11-22T10:00:03.000Z","message":"Error response from AI Gateway","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer","status":403}
-not json at all: Connection refused - connect(2) for "aigw" port 5052
-{"severity":"ERROR","time":"2026-11-22T10:00:04.000Z","message":"Net::ReadTimeout with #<TCPSocket>","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"A1000","source":"chat_v2"}
-{"severity":"ERROR","time":"2026-11-22T10:00:05.000Z","message":"SSL_connect returned=1 errno=0 state=error: certificate verify failed","class":"Gitlab::Llm::AiGateway::Client","ai_event_name":"error_response_received","ai_component":"abstraction_layer"}
-{"severity":"ERROR","time":"2026-11-22T10:00:06.000Z","message":"end of file reached","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"A1003","source":"chat_v2","api_key":"sk-live-123"}
-{"severity":"INFO","time":"2026-11-22T10:00:07.000Z","message":"The answer quotes A9999 and M3006 in prose","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"response_received","ai_component":"duo_chat"}
-{"severity":"ERROR","time":"2026-11-22T10:00:08.000Z","message":"Gitlab::AiGateway::ForbiddenError","class":"Gitlab::Llm::Chain::Answer","ai_event_name":"error_returned","ai_component":"duo_chat","duo_chat_error_code":"M3006","source":"chat_v2"}
-{"severity":"ERROR","time":"2026-11-22T10:00:09.000Z","message":"tool not available","class":"Gitlab::Llm::Chain::Tools::Tool","ai_event_name":"error_returned","ai_component":"duo_chat","ai_error_code":"G3001"}
-"""
+def record(severity, message, klass, event, component, **options):
+    """One llm.log line as Gitlab::Llm::Logger writes it."""
+    return json.dumps(dict({"severity": severity, "time": "2026-11-22T10:00:00.000Z", "correlation_id": "01J0",
+                            "message": message, "class": klass, "ai_event_name": event, "ai_component": component},
+                           **options))
+
+
+CLIENT, ANSWER = "Gitlab::Llm::AiGateway::Client", "Gitlab::Llm::Chain::Answer"
+LLM_LOG = "\n".join([
+    record("INFO", "Received response from AI Gateway", CLIENT, "response_received", "abstraction_layer", status=200),
+    record("ERROR", "Error response from AI Gateway", CLIENT, "error_response_received", "abstraction_layer",
+           status=401),
+    record("ERROR", "Error response from AI Gateway", CLIENT, "error_response_received", "abstraction_layer",
+           status=403),
+    'not json at all: Connection refused - connect(2) for "aigw" port 5052',
+    record("ERROR", "Net::ReadTimeout with #<TCPSocket>", ANSWER, "error_returned", "duo_chat",
+           duo_chat_error_code="A1000", source="chat_v2"),
+    record("ERROR", "SSL_connect returned=1 errno=0 state=error: certificate verify failed", CLIENT,
+           "error_response_received", "abstraction_layer"),
+    record("ERROR", "end of file reached", ANSWER, "error_returned", "duo_chat", duo_chat_error_code="A1003",
+           source="chat_v2", api_key="sk-live-123"),
+    record("INFO", "The answer quotes A9999 and M3006 in prose", ANSWER, "response_received", "duo_chat"),
+    record("ERROR", "Gitlab::AiGateway::ForbiddenError", ANSWER, "error_returned", "duo_chat",
+           duo_chat_error_code="M3006", source="chat_v2"),
+    record("ERROR", "tool not available", "Gitlab::Llm::Chain::Tools::Tool", "error_returned", "duo_chat",
+           ai_error_code="G3001"),
+]) + "\n"
 
 
 def test_llm_log_rules_and_redaction():
@@ -95,3 +112,14 @@ def test_environment_left_over_from_a_diagnosis():
     assert found["gitlab.self_sign_tokens_on"]["evidence"] == "CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1"
     assert "never for production" in found["gitlab.self_sign_tokens_on"]["remedy"]
     assert found["gitlab.legacy_ai_gateway_url_env"]["severity"] in ("warning", "critical")
+
+
+def test_llm_log_keys_and_urls_are_no_symptom():
+    """GitLab's client logs every request with its timeout (ee/lib/gitlab/llm/ai_gateway/client.rb); only the
+    words of an event count."""
+    healthy = record("INFO", "Performing request to AI Gateway", CLIENT, "performing_request", "abstraction_layer",
+                     url="http://timeout.example.com/v1/chat/agent", timeout=60, stream=False)
+    assert rules.classify_llm_log([healthy]) == {}
+    slow = record("ERROR", "Net::ReadTimeout with #<TCPSocket:(closed)>", CLIENT, "error_response_received",
+                  "abstraction_layer", timeout=60)
+    assert set(rules.classify_llm_log([slow])) == {"log.timeout"}
