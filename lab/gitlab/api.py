@@ -212,6 +212,7 @@ class Handler(BaseHTTPRequestHandler):
             return {"data": {"duoSettingsUpdate": {"duoSettings": duo, "errors": errors}}}
         return {"data": {"duoSettings": duo}}
 
+
 def main():
     home, port = sys.argv[1], int(sys.argv[2])
     Handler.instance = Instance(home)

@@ -174,8 +174,8 @@ def test_the_graphql_stand_in_refuses_fields_and_arguments_the_version_lacks(git
     ("18.4.2-ee", "ai_gateway_timeout_seconds", 120, "18.6"),
     ("17.8.1-ee", "enabled_instance_verbose_ai_logs", True, "17.9"),
 ])
-def test_a_setting_the_version_lacks_is_a_clear_error_naming_its_release(gitlab_factory, path, version, setting,
-                                                                           value, since):
+def test_a_setting_the_version_lacks_is_a_clear_error_naming_its_release(
+        gitlab_factory, path, version, setting, value, since):
     gitlab = gitlab_factory(version)
     desired = desired_settings("https://aigw.example.com", **{setting: value})
     with pytest.raises(DuoError) as info:

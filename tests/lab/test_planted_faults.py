@@ -81,6 +81,14 @@ def test_a_check_that_cannot_run_says_so(gitlab_factory, tmp_path):
     assert "gitlab.verify_task_aborted" not in findings, "a task that never started is no verdict"
 
 
+def test_agent_platform_url_with_a_scheme(gitlab_factory, tmp_path):
+    gitlab = gitlab_factory("18.9.0-ee")
+    plant(gitlab, ai_settings={"ai_gateway_url": "http://gateway.duo-lab.test:9",
+                               "duo_agent_platform_service_url": "http://gateway.duo-lab.test:50052"})
+    findings = gitlab_diagnose(gitlab, tmp_path)
+    assert "host:port" in findings["gitlab.agent_platform_url_has_scheme"]["remedy"]
+
+
 def test_unit_primitive_missing(gitlab_factory, tmp_path):
     gitlab = gitlab_factory("18.9.0-ee")
     plant(gitlab, ai_settings={"ai_gateway_url": "http://gateway.duo-lab.test:9"},

@@ -71,8 +71,8 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     state_path = os.path.join(gitlab.home, "state.json")
     with open(state_path) as handle:
         state = json.load(handle)
-    state["ai_settings"].update(ai_gateway_url="http://old-gateway.example.com:5052",
-                                duo_agent_platform_service_url="http://gateway.duo-lab.test:50052")
+    # (18.2 has no duo_agent_platform_service_url column: its scheme check is planted on 18.9 in test_planted_faults)
+    state["ai_settings"].update(ai_gateway_url="http://old-gateway.example.com:5052")
     state["users"]["duo-user"]["code_suggestions"] = False
     state["feature_settings"] = []
     state["env"] = {"AI_GATEWAY_URL": "http://legacy.example.com", "CLOUD_CONNECTOR_SELF_SIGN_TOKENS": "1"}

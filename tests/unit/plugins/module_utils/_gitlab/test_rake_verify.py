@@ -84,7 +84,8 @@ DIAGNOSTIC SUMMARY (sanitize before sharing with support)
 """
 UNREACHABLE_OUT = BANNER + """Verifying license access to code suggestions... ✔
 Checking AI Gateway accessibility...
-   Connection error: Errno::ECONNREFUSED - Failed to open TCP connection to aigw.example.com:443 (Connection refused - connect(2) for "aigw.example.com" port 443)
+   Connection error: Errno::ECONNREFUSED - Failed to open TCP connection to aigw.example.com:443 \
+(Connection refused - connect(2) for "aigw.example.com" port 443)
 """
 RAKE_TAIL = """/opt/gitlab/embedded/service/gitlab-rails/ee/lib/gitlab/duo/administration/verify_self_hosted_setup.rb:215:in `verify_aigateway_access!'
 /opt/gitlab/embedded/service/gitlab-rails/ee/lib/tasks/gitlab/duo.rake:38:in `block (3 levels) in <top (required)>'
