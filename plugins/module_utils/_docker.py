@@ -15,7 +15,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 
 try:
     import docker
-    from docker.errors import APIError, ContainerError, DockerException, ImageNotFound, NotFound
+    # ContainerError is re-exported for _tls.nginx.
+    from docker.errors import APIError, ContainerError, DockerException, ImageNotFound, NotFound  # pylint: disable=unused-import
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - docker_client() says how to install it before any of these is raised
     HAS_DOCKER = False
