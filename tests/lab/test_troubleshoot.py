@@ -92,7 +92,7 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     assert faulty.rc == 0, "troubleshoot fails only when asked"
     data, findings = report(tmp_path, gitlab)
     expected = {
-        "gitlab.ai_gateway_url_mismatch": "install.yml", "gitlab.agent_platform_url_has_scheme": "host:port",
+        "gitlab.ai_gateway_url_mismatch": "install.yml",
         "gitlab.legacy_ai_gateway_url_env": "AI_GATEWAY_URL", "gitlab.self_sign_tokens_on": "never for production",
         "gitlab.user_no_code_suggestions_access": "seat",
         "gitlab.features_not_self_hosted": "Self-hosted models", "gitlab.verify_task_aborted": "message names",
