@@ -785,7 +785,8 @@ printf '%s\\n' {version} >{version_file}
 ln -sfn {version_file} {home}/VERSION
 [ -f {home}/state.json ] || cat >{home}/state.json <<'JSON'
 {{"admin_token": "glpat-fleet-{token}", "ai_settings": {{}}, "application_settings": {{}},
- "users": {{"duo-user": {{"id": 2, "code_suggestions": true}}}},
+ "users": {{"root": {{"id": 1, "admin": true, "code_suggestions": true}},
+           "duo-user": {{"id": 2, "code_suggestions": true}}}},
  "feature_settings": [{{"feature": "code_completions", "provider": "self_hosted"}},
                       {{"feature": "code_generations", "provider": "self_hosted"}}]}}
 JSON

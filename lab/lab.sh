@@ -146,9 +146,10 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
   mkdir -p "$home/bin"
   printf '%s\n' "$version" >"$home/VERSION"
   if [ ! -f "$home/state.json" ]; then
-    # A user with a Duo seat, and Code Suggestions on the self-hosted model: a healthy instance.
+    # The administrator (GitLab's verify task checks root when no user is given) and a user, both with a Duo
+    # seat, and Code Suggestions on the self-hosted model: a healthy instance.
     printf '{"admin_token": "glpat-lab-%s", "ai_settings": {}, "application_settings": {},
- "users": {"duo-user": {"id": 2, "code_suggestions": true}},
+ "users": {"root": {"id": 1, "admin": true, "code_suggestions": true}, "duo-user": {"id": 2, "code_suggestions": true}},
  "feature_settings": [{"feature": "code_completions", "provider": "self_hosted"},
                       {"feature": "code_generations", "provider": "self_hosted"}]}\n' \
       "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$home/state.json"

@@ -1,8 +1,16 @@
 """HTTP stand-in for one GitLab instance's API, sharing state.json with the Ruby stubs.
 
-Serves /api/v4/version, /api/v4/metadata, /api/v4/application/settings (GET/PUT) and
-/api/graphql (duoSettings query, duoSettingsUpdate mutation). The admin token is in
-state.json ("admin_token"); any other token gets 401, as GitLab answers.
+Serves /api/v4/version, /api/v4/metadata, /api/v4/projects (anonymous: the public projects, as GitLab does),
+/api/v4/application/settings (GET/PUT) and /api/graphql (duoSettings query, duoSettingsUpdate mutation). The admin
+token is in state.json ("admin_token"); any other token gets 401, as GitLab answers.
+
+GraphQL has the schema of the instance's version (ee/app/graphql/types/ai/duo_settings/duo_settings_type.rb and
+ee/app/graphql/mutations/ai/duo_settings/update.rb, read at 18.9.0-pre: the type and the mutation appear in 17.9,
+each field with its release), and refuses an unknown field or argument with GraphQL's error for the whole
+request. The mutation is refused unless the caller passes manage_self_hosted_models_settings
+(ee/app/policies/ee/global_policy.rb: admin, the license's self_hosted_models feature, an active Duo Enterprise or
+DAP self-hosted add-on, no Amazon Q connection). GET application/settings carries enabled_expanded_logging only
+when the license has AI features (ee/lib/ee/api/entities/application_setting.rb).
 Usage: python3 api.py HOME PORT [ADDRESS]   (ADDRESS: 127.0.0.1 unless given; a fleet host's own address)
 """
 
@@ -17,6 +25,14 @@ AI_COLUMNS = ("ai_gateway_url", "ai_gateway_timeout_seconds", "duo_agent_platfor
               "enabled_instance_verbose_ai_logs")
 GRAPHQL_FIELDS = {"aiGatewayUrl": "ai_gateway_url", "aiGatewayTimeoutSeconds": "ai_gateway_timeout_seconds",
                   "duoAgentPlatformServiceUrl": "duo_agent_platform_service_url"}
+# DuoSettings fields and DuoSettingsUpdateInput arguments, with the release that added each.
+TYPE_FIELDS = {"aiGatewayUrl": (17, 9), "updatedAt": (17, 9), "duoCoreFeaturesEnabled": (18, 0),
+               "duoAgentPlatformServiceUrl": (18, 4), "aiGatewayTimeoutSeconds": (18, 6)}
+INPUT_ARGUMENTS = {"aiGatewayUrl": (17, 9), "duoCoreFeaturesEnabled": (18, 0), "duoAgentPlatformServiceUrl": (18, 4),
+                   "aiGatewayTimeoutSeconds": (18, 6)}
+SELF_HOSTED_ARGUMENTS = {"aiGatewayUrl": "ai_gateway_url", "duoAgentPlatformServiceUrl": "duo_agent_platform_service_url",
+                         "aiGatewayTimeoutSeconds": "ai_gateway_timeout_seconds"}
+DEFAULT_LICENSE = {"plan": "ultimate", "features": ["code_suggestions", "self_hosted_models", "ai_features"]}
 
 
 class Instance:
@@ -29,7 +45,16 @@ class Instance:
 
     def load(self):
         with open(os.path.join(self.home, "state.json")) as handle:
-            return json.load(handle)
+            state = json.load(handle)
+        # 19.3's RestoreAiInfrastructureSettingsFromAiSettings (as GitlabStandin.migrate! in standin.rb).
+        if self.release() >= (19, 3) and "restore_ai_infrastructure_settings" not in state.get("migrations", []):
+            source, target = state.get("ai_settings") or {}, state.setdefault("application_settings", {})
+            for column in AI_COLUMNS:
+                if source.get(column) is not None and target.get(column) in (None, 60 if column.endswith("seconds") else None):
+                    target[column] = source[column]
+            state.setdefault("migrations", []).append("restore_ai_infrastructure_settings")
+            self.save(state)
+        return state
 
     def save(self, state):
         path = os.path.join(self.home, "state.json")
@@ -37,9 +62,22 @@ class Instance:
             json.dump(state, handle, indent=2)
         os.replace(path + ".api", path)
 
-    def table(self):
+    def release(self):
         major, minor = (int(part) for part in re.split(r"[.-]", self.version())[:2])
-        return "application_settings" if (major, minor) >= (19, 2) else "ai_settings"
+        return major, minor
+
+    def table(self):
+        return "application_settings" if self.release() >= (19, 2) else "ai_settings"
+
+    def has(self, since):
+        return self.release() >= since
+
+    def may_manage_self_hosted(self, state):
+        """manage_self_hosted_models_settings for the admin token's user."""
+        license_features = (state.get("license") or DEFAULT_LICENSE).get("features") or []
+        add_ons = state.get("add_ons", ["duo_enterprise"])
+        return ("self_hosted_models" in license_features and not state.get("amazon_q_connected")
+                and bool({"duo_enterprise", "duo_agent_platform_self_hosted"} & set(add_ons)))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -72,15 +110,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         state = self.instance.load()
+        path = urlparse(self.path).path
+        if path == "/api/v4/projects" and not (self.headers.get("PRIVATE-TOKEN") or self.headers.get("Authorization")):
+            return self.reply(200, [])
         if not self.authorised(state):
             return
-        path = urlparse(self.path).path
         if path in ("/api/v4/version", "/api/v4/metadata"):
             version = self.instance.version()
             return self.reply(200, {"version": version, "revision": "standin", "enterprise": version.endswith("-ee")})
         if path == "/api/v4/application/settings":
             settings = state.get(self.instance.table(), {})
-            return self.reply(200, {"enabled_expanded_logging": bool(settings.get("enabled_instance_verbose_ai_logs"))})
+            body = {"id": 1, "signup_enabled": True}
+            if "ai_features" in ((state.get("license") or DEFAULT_LICENSE).get("features") or []):
+                body["enabled_expanded_logging"] = bool(settings.get("enabled_instance_verbose_ai_logs"))
+            return self.reply(200, body)
         return self.reply(404, {"message": "404 Not Found"})
 
     def do_PUT(self):
@@ -103,27 +146,71 @@ class Handler(BaseHTTPRequestHandler):
         if urlparse(self.path).path != "/api/graphql":
             return self.reply(404, {"message": "404 Not Found"})
         request = self.body()
-        query = request.get("query", "")
-        settings = state.setdefault(self.instance.table(), {})
+        return self.reply(200, self.graphql(state, request.get("query", ""), request.get("variables") or {}))
+
+    def graphql(self, state, query, variables):
+        """A GraphQL answer for the two operations the stand-in knows, validated against the version's schema."""
+        instance = self.instance
+        settings = state.setdefault(instance.table(), {})
+        mutation = re.match(r"\s*mutation\b", query) is not None
+        root = "duoSettingsUpdate" if mutation else "duoSettings"
+        if root not in query or not instance.has((17, 9)):
+            name = re.search(r"\{\s*(\w+)", query)
+            return {"errors": [{"message": "Field '{0}' doesn't exist on type '{1}'".format(
+                name.group(1) if name else root, "Mutation" if mutation else "Query")}]}
+        block = re.search(r"duoSettings\s*\{([^{}]*)\}", query)
+        fields = block.group(1).split() if block else []
+        unknown = [field for field in fields if field not in TYPE_FIELDS or not instance.has(TYPE_FIELDS[field])]
+        if unknown:
+            return {"errors": [{"message": "Field '{0}' doesn't exist on type 'DuoSettings'".format(field),
+                                "locations": [{"line": 1, "column": query.index(field) + 1}],
+                                "path": ["query" if not mutation else "mutation", root, "duoSettings", field],
+                                "extensions": {"code": "undefinedField", "typeName": "DuoSettings",
+                                               "fieldName": field}} for field in unknown]}
         errors = []
-        if "duoSettingsUpdate" in query:
-            values = (request.get("variables") or {}).get("input") or {}
+        if mutation:
+            values = variables.get("input") or {}
+            bad = [key for key in values if key not in INPUT_ARGUMENTS or not instance.has(INPUT_ARGUMENTS[key])]
+            if bad:
+                return {"errors": [{"message": "Variable $input of type DuoSettingsUpdateInput! was provided invalid "
+                                               "value for {0} (Field is not defined on DuoSettingsUpdateInput)".format(
+                                                   key),
+                                    "extensions": {"problems": [{"path": [key],
+                                                                 "explanation": "Field is not defined on "
+                                                                                "DuoSettingsUpdateInput"}]}}
+                                   for key in bad]}
+            for key in values:
+                if key in SELF_HOSTED_ARGUMENTS and not instance.may_manage_self_hosted(state):
+                    return {"data": {"duoSettingsUpdate": None},
+                            "errors": [{"message": "You don't have permission to update the setting {0}.".format(
+                                SELF_HOSTED_ARGUMENTS[key]), "path": ["duoSettingsUpdate"]}]}
             for field, column in GRAPHQL_FIELDS.items():
-                if field in values:
-                    value = values[field]
-                    if field == "aiGatewayUrl" and value:
-                        value = value.rstrip("/")
-                        if not re.match(r"^https?://[^/\s]+", value):
-                            errors.append("Ai gateway url is not a valid URL")
-                    settings[column] = value
+                if field not in values:
+                    continue
+                value = values[field]
+                if field in ("aiGatewayUrl", "duoAgentPlatformServiceUrl") and value is not None:
+                    value = value.rstrip("/") or None  # permitted_params: chomp('/').presence
+                if field == "aiGatewayUrl" and value and not re.match(r"^https?://[^/\s]+", value):
+                    errors.append("Ai gateway url is not a valid URL")
+                if field == "aiGatewayTimeoutSeconds" and value is not None and not 60 <= int(value) <= 600:
+                    errors.append("Ai gateway timeout seconds must be between 60 and 600")
+                settings[column] = value
             if not errors:
-                self.instance.save(state)
-            duo = {field: settings.get(column) for field, column in GRAPHQL_FIELDS.items()}
-            return self.reply(200, {"data": {"duoSettingsUpdate": {"duoSettings": duo, "errors": errors}}})
-        if "duoSettings" in query:
-            duo = {field: settings.get(column) for field, column in GRAPHQL_FIELDS.items()}
-            return self.reply(200, {"data": {"duoSettings": duo}})
-        return self.reply(200, {"errors": [{"message": "Field not known to the stand-in"}]})
+                instance.save(state)
+            else:
+                settings = instance.load().get(instance.table(), {})
+        duo = {}
+        for field in fields:
+            if field == "updatedAt":
+                duo[field] = "2026-11-23T00:00:00Z"
+            elif field == "duoCoreFeaturesEnabled":
+                duo[field] = bool(settings.get("duo_core_features_enabled"))
+            else:
+                value = settings.get(GRAPHQL_FIELDS[field])
+                duo[field] = 60 if value is None and field == "aiGatewayTimeoutSeconds" else value
+        if mutation:
+            return {"data": {"duoSettingsUpdate": {"duoSettings": duo, "errors": errors}}}
+        return {"data": {"duoSettings": duo}}
 
 
 def main():

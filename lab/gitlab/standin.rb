@@ -1,14 +1,36 @@
-# Stub classes for the GitLab stand-in: just enough of GitLab's Rails models for the Ruby the
-# collection sends through `gitlab-rails runner`, persisted to $GITLAB_STANDIN_HOME/state.json.
+# Stub classes for the GitLab stand-in: the parts of GitLab's Rails models that the collection's Ruby (sent
+# through `gitlab-rails runner`) and GitLab's own verify task touch, persisted to $GITLAB_STANDIN_HOME/state.json.
+#
+# Built from GitLab's source (github:flyisland/gitlab-ee, snapshot 18.9.0-pre) and shaped by the version the
+# instance claims ($GITLAB_STANDIN_HOME/VERSION): signatures take the same keyword arguments as the real methods,
+# so a wrong keyword raises ArgumentError as Ruby does; a class or attribute the version lacks is missing here too
+# (NameError / NoMethodError). Each stub names the file it mirrors.
+#
+# state.json: "ai_settings" / "application_settings" (columns), "users" {name: {id, code_suggestions, admin}},
+# "feature_settings" [{feature, provider, self_hosted_model}], "self_hosted_models" [{name, model, endpoint,
+# release_state, provider, api_token}], "license" {plan, features: [...]}, "add_ons" [...], "amazon_q_connected",
+# "unit_primitives" [...], "env" {NAME: value} (the environment of GitLab's processes).
 require 'json'
 require 'uri'
 require 'net/http'
+require 'openssl'
+require 'socket'
+require 'time'
 
 module GitlabStandin
   HOME = ENV.fetch('GITLAB_STANDIN_HOME')
   STATE_FILE = File.join(HOME, 'state.json')
-  AI_COLUMNS = %w[ai_gateway_url ai_gateway_timeout_seconds duo_agent_platform_service_url
-                  enabled_instance_verbose_ai_logs].freeze
+  # Release that added each AI setting (db/migrate, ee/app/models/ai/setting.rb, doc/administration/
+  # gitlab_duo_self_hosted/logging.md: "turn logging on and off through the UI added in GitLab 17.9").
+  COLUMN_SINCE = {
+    'ai_gateway_url' => [17, 6],                       # AddAiSettingsTable
+    'enabled_instance_verbose_ai_logs' => [17, 9],
+    'duo_agent_platform_service_url' => [18, 4],       # 20250818083453_add_duo_agent_platform_service_url_to_ai_settings
+    'ai_gateway_timeout_seconds' => [18, 6]            # 20251104183810_add_ai_gateway_timeout_seconds_to_ai_settings
+  }.freeze
+  DEFAULTS = { 'ai_gateway_timeout_seconds' => 60 }.freeze
+  # gitlab-cloud-connector's self-hosted unit primitives (config/unit_primitives in the gem).
+  UNIT_PRIMITIVES = %w[code_suggestions duo_chat self_hosted_models self_hosted_duo_agent_platform].freeze
 
   def self.state
     @state ||= JSON.parse(File.read(STATE_FILE))
@@ -29,18 +51,43 @@ module GitlabStandin
     (parts <=> [major, minor]) >= 0
   end
 
-  # Where GitLab keeps the AI settings: ai_settings up to 19.1, application_settings from 19.2
-  # (19.2 to 19.4 keep a stale copy in ai_settings; 19.5 drops the columns there).
+  def self.columns
+    COLUMN_SINCE.select { |_, since| version_at_least?(*since) }.keys
+  end
+
+  # Where GitLab keeps the AI settings: ai_settings from 17.6 up to 19.1, application_settings from 19.2 (19.2 to
+  # 19.4 keep a stale copy in ai_settings; 19.5 drops the columns there and Ai::Setting becomes per organization).
   def self.ai_columns_in(table)
     case table
-    when 'ai_settings' then version_at_least?(19, 5) ? [] : AI_COLUMNS
-    when 'application_settings' then version_at_least?(19, 2) ? AI_COLUMNS : []
+    when 'ai_settings' then version_at_least?(19, 5) ? [] : columns
+    when 'application_settings' then version_at_least?(19, 2) ? columns : []
     end
+  end
+
+  # 19.3's RestoreAiInfrastructureSettingsFromAiSettings: copies each value from ai_settings to the application
+  # settings where those are still at their defaults (the URLs 19.2 lost); runs once, as a migration does.
+  def self.migrate!
+    return unless version_at_least?(19, 3)
+
+    done = (state['migrations'] ||= [])
+    return if done.include?('restore_ai_infrastructure_settings')
+
+    from = state['ai_settings'] || {}
+    to = (state['application_settings'] ||= {})
+    columns.each do |column|
+      next if from[column].nil? || !(to[column].nil? || to[column] == DEFAULTS[column])
+
+      to[column] = from[column]
+    end
+    done << 'restore_ai_infrastructure_settings'
+    save!
   end
 end
 
 module ActiveRecord
-  class RecordInvalid < StandardError; end
+  class ActiveRecordError < StandardError; end
+  class RecordInvalid < ActiveRecordError; end
+  class RecordNotFound < ActiveRecordError; end
 end
 
 class StandinRecord
@@ -62,12 +109,13 @@ class StandinRecord
     return super unless @columns.include?(column)
     return attributes[column] = args.first if name.to_s.end_with?('=')
 
-    attributes[column]
+    attributes.fetch(column, GitlabStandin::DEFAULTS[column])
   end
 
+  # ActiveRecord's update!(attributes): an unknown attribute raises ActiveModel::UnknownAttributeError.
   def update!(changes)
-    changes.each do |key, value|
-      raise NoMethodError, "undefined method `#{key}=' for #{self.class.name}(#{@table})" unless @columns.include?(key.to_s)
+    changes.each_key do |key|
+      raise ActiveModel::UnknownAttributeError, "unknown attribute '#{key}' for #{self.class.name}." unless @columns.include?(key.to_s)
     end
     errors = validate(changes.transform_keys(&:to_s))
     raise ActiveRecord::RecordInvalid, "Validation failed: #{errors.join(', ')}" unless errors.empty?
@@ -83,7 +131,8 @@ class StandinRecord
 
   private
 
-  # The rules GitLab applies to these columns.
+  # ee/app/models/ai/setting.rb: http/https, at most 2048 characters, Gitlab::HTTP_V2::UrlBlocker (loopback
+  # refused unless local requests are allowed; private addresses allowed), timeout 60-600.
   def validate(changes)
     errors = []
     url = changes['ai_gateway_url']
@@ -96,19 +145,35 @@ class StandinRecord
       end
     end
     timeout = changes['ai_gateway_timeout_seconds']
-    errors << 'Ai gateway timeout seconds must be between 60 and 600' if timeout && !(60..600).cover?(timeout.to_i)
+    errors << 'Ai gateway timeout seconds must be greater than or equal to 60' if timeout && timeout.to_i < 60
+    errors << 'Ai gateway timeout seconds must be less than or equal to 600' if timeout && timeout.to_i > 600
     errors
   end
 end
 
-module Ai
-  class Setting < StandinRecord
-    def self.instance
-      new('ai_settings', GitlabStandin.ai_columns_in('ai_settings'))
+module ActiveModel
+  class UnknownAttributeError < NoMethodError; end
+end
+
+# ee/app/models/ai/setting.rb (table ai_settings, from 17.6; a singleton until 19.5).
+if GitlabStandin.version_at_least?(17, 6)
+  module Ai
+    class Setting < StandinRecord
+      if GitlabStandin.version_at_least?(19, 5)
+        # 19.5: per organization (Ai::Setting.for_organization); the singleton accessor is gone.
+        def self.for_organization(_organization)
+          new('ai_settings', [])
+        end
+      else
+        def self.instance
+          new('ai_settings', GitlabStandin.ai_columns_in('ai_settings'))
+        end
+      end
     end
   end
 end
 
+# app/models/application_setting.rb (+ ee/app/models/ee/application_setting.rb)
 class ApplicationSetting < StandinRecord
   def self.current_without_cache
     new('application_settings', GitlabStandin.ai_columns_in('application_settings'))
@@ -117,19 +182,123 @@ class ApplicationSetting < StandinRecord
   def self.current
     current_without_cache
   end
+
+  # ee/app/models/ee/application_setting.rb: the REST name of the verbose-logs switch.
+  def enabled_expanded_logging
+    record = GitlabStandin.version_at_least?(19, 2) ? self : Ai::Setting.instance
+    record.enabled_instance_verbose_ai_logs
+  end
 end
 
 module Gitlab
+  VERSION = GitlabStandin.version.sub(/-ee\z/, '')
+
+  def self.revision
+    'standin'
+  end
+
+  def self.config
+    Struct.new(:gitlab).new(Struct.new(:url).new(GitlabStandin.state['gitlab_url'] || 'http://gitlab.duo-lab.test'))
+  end
+
   module CurrentSettings
     def self.current_application_settings
       ApplicationSetting.current
     end
+
+    def self.enabled_expanded_logging
+      current_application_settings.enabled_expanded_logging
+    end
+  end
+
+  # ee/lib/gitlab/ai_gateway.rb: self_hosted_url reads the instance setting.
+  module AiGateway
+    ForbiddenError = Class.new(StandardError)
+
+    def self.self_hosted_url
+      record = GitlabStandin.version_at_least?(19, 2) ? ApplicationSetting.current : Ai::Setting.instance
+      record.ai_gateway_url
+    end
+  end
+
+  module Json
+    def self.parse(text)
+      JSON.parse(text)
+    end
+
+    def self.pretty_generate(object)
+      JSON.pretty_generate(object)
+    end
+  end
+
+  # gems/gitlab-http: Gitlab::HTTP.get(url, options) with HTTParty-style options; HTTP_ERRORS from
+  # gems/gitlab-http/lib/gitlab/http_v2/exceptions.rb.
+  module HTTP
+    BlockedUrlError = Class.new(StandardError)
+    HTTP_ERRORS = [Net::OpenTimeout, Net::ReadTimeout, Net::WriteTimeout, EOFError, SocketError,
+                   OpenSSL::SSL::SSLError, OpenSSL::OpenSSLError, Errno::ECONNRESET, Errno::ECONNREFUSED,
+                   Errno::EHOSTUNREACH, Errno::ENETUNREACH, BlockedUrlError, Net::HTTPBadResponse].freeze
+    Response = Struct.new(:code, :body, :headers) do
+      def success?
+        (200..299).cover?(code)
+      end
+    end
+
+    def self.get(url, options = {})
+      request(Net::HTTP::Get, url, options)
+    end
+
+    def self.post(url, options = {})
+      request(Net::HTTP::Post, url, options)
+    end
+
+    def self.request(klass, url, options)
+      uri = URI.parse(url)
+      http = Net::HTTP.new(uri.host, uri.port)
+      http.use_ssl = uri.scheme == 'https'
+      http.open_timeout = options[:timeout] || 10
+      http.read_timeout = options[:timeout] || 10
+      request = klass.new(uri.request_uri, options[:headers] || {})
+      request.body = options[:body] if options[:body]
+      response = http.request(request)
+      Response.new(response.code.to_i, response.body.to_s, response.each_header.to_h)
+    end
   end
 end
 
-# -- What the troubleshooting checks touch --------------------------------------------------------------------
-# state.json: "users": {"name": {"id": 1, "code_suggestions": true}}, "feature_settings": [{"feature":
-# "code_completions", "provider": "self_hosted"}], "env": {"AI_GATEWAY_URL": "..."} (legacy variable).
+# GitLab ships HTTParty too (Gitlab::HTTP is built on it).
+module HTTParty
+  def self.get(url, headers: {}, timeout: 10)
+    Gitlab::HTTP.get(url, headers: headers, timeout: timeout)
+  end
+end
+
+module Rails
+  def self.env
+    'production'
+  end
+end
+
+# ee/app/models/license.rb: feature_available?(feature), current (plan, expires_at).
+class License
+  def self.data
+    GitlabStandin.state['license'] || { 'plan' => 'ultimate', 'features' => %w[code_suggestions self_hosted_models ai_features] }
+  end
+
+  def self.feature_available?(feature)
+    Array(data['features']).include?(feature.to_s)
+  end
+
+  def self.ai_features_available?
+    feature_available?(:ai_features)
+  end
+
+  def self.current
+    Struct.new(:plan, :expires_at).new(data['plan'], Time.utc(2027, 1, 1))
+  end
+end
+
+# app/models/user.rb + ee/app/models/concerns/ai/user_authorizable.rb.
 class User
   attr_reader :username, :id
 
@@ -139,83 +308,211 @@ class User
     @attributes = attributes
   end
 
+  def self.users
+    GitlabStandin.state['users'] || {}
+  end
+
   def self.find_by_username(username)
-    attributes = (GitlabStandin.state['users'] || {})[username]
+    attributes = users[username]
     attributes && new(username, attributes)
   end
 
-  def can?(ability)
-    ability == :access_code_suggestions && @attributes['code_suggestions'] == true
+  def self.find_by_username!(username)
+    find_by_username(username) || raise(ActiveRecord::RecordNotFound, "Couldn't find User")
   end
 
-  def allowed_to_use?(feature, service_name: nil)
-    feature == :code_suggestions && service_name == :self_hosted_models && @attributes['code_suggestions'] == true
+  def self.find_by_id(id)
+    users.each { |name, attributes| return new(name, attributes) if attributes['id'] == id }
+    nil
+  end
+
+  def admin?
+    @attributes['admin'] == true
+  end
+
+  def can?(ability, _subject = :global)
+    Ability.allowed?(self, ability)
+  end
+
+  def code_suggestions_seat?
+    @attributes['code_suggestions'] == true
+  end
+
+  # The signature of the instance's version: `service_name:` in older releases, `unit_primitive_name:` (and
+  # `root_namespace:`) in current ones (ee/app/models/concerns/ai/user_authorizable.rb in 18.9:
+  # allowed_to_use?(ai_feature, unit_primitive_name: nil, licensed_feature: :ai_features, root_namespace: nil)).
+  # The stand-in switches at 18.0; callers must not depend on where the switch is.
+  if GitlabStandin.version_at_least?(18, 0)
+    def allowed_to_use?(ai_feature, unit_primitive_name: nil, licensed_feature: :ai_features, root_namespace: nil)
+      standin_allowed?(ai_feature, unit_primitive_name)
+    end
+  else
+    def allowed_to_use?(ai_feature, service_name: nil, licensed_feature: :ai_features)
+      standin_allowed?(ai_feature, service_name)
+    end
+  end
+
+  private
+
+  def standin_allowed?(ai_feature, unit_primitive)
+    name = (unit_primitive || ai_feature).to_s
+    # user_authorizable.rb: denied_response unless the unit primitive exists; a boolean, as allowed? returns.
+    !!(ai_feature.to_s == 'code_suggestions' && code_suggestions_seat? &&
+       Gitlab::CloudConnector::DataModel::UnitPrimitive.find_by_name(name) &&
+       License.feature_available?(:code_suggestions))
   end
 end
 
+# app/models/ability.rb + ee/app/policies/ee/global_policy.rb.
 class Ability
-  def self.allowed?(user, ability)
-    user.can?(ability)
+  def self.allowed?(user, ability, _subject = :global)
+    case ability
+    when :access_code_suggestions
+      user.code_suggestions_seat? && License.feature_available?(:code_suggestions)
+    when :manage_self_hosted_models_settings
+      # rule { admin } enables it; ~self_hosted_models_allowed (Duo Enterprise or DAP self-hosted add-on, not
+      # connected to Amazon Q, not GitLab.com) and ~instance_model_configuration_allowed (license feature
+      # self_hosted_models) prevent it.
+      add_ons = GitlabStandin.state['add_ons'] || %w[duo_enterprise]
+      user.admin? && License.feature_available?(:self_hosted_models) &&
+        (add_ons & %w[duo_enterprise duo_agent_platform_self_hosted]).any? && !GitlabStandin.state['amazon_q_connected']
+    else
+      false
+    end
   end
 end
 
-module Ai
-  class FeatureSetting
-    def self.exists?(feature:, provider:)
-      features = Array(feature).map(&:to_s)
-      (GitlabStandin.state['feature_settings'] || []).any? do |setting|
-        features.include?(setting['feature']) && setting['provider'] == provider.to_s
+module Gitlab
+  module CloudConnector
+    module DataModel
+      # gitlab-cloud-connector gem: the unit primitives this GitLab knows.
+      class UnitPrimitive
+        attr_reader :name
+
+        def initialize(name)
+          @name = name
+        end
+
+        def self.find_by_name(name)
+          known = GitlabStandin.state['unit_primitives'] || GitlabStandin::UNIT_PRIMITIVES
+          known.include?(name.to_s) ? new(name.to_sym) : nil
+        end
       end
     end
   end
 end
 
-# GitLab ships HTTParty; the stand-in answers its .get with Net::HTTP.
-module HTTParty
-  Response = Struct.new(:code, :body)
+module Ai
+  # ee/app/models/ai/self_hosted_model.rb (name, model, endpoint, identifier, release_state, provider, api_token).
+  class SelfHostedModel
+    FIELDS = %i[id name model endpoint identifier release_state provider api_token].freeze
+    attr_reader(*FIELDS)
 
-  def self.get(url, headers: {}, timeout: 10)
-    uri = URI.parse(url)
-    http = Net::HTTP.new(uri.host, uri.port)
-    http.use_ssl = uri.scheme == 'https'
-    http.open_timeout = timeout
-    http.read_timeout = timeout
-    response = http.get(uri.request_uri, headers)
-    Response.new(response.code.to_i, response.body)
+    def initialize(attributes)
+      FIELDS.each { |field| instance_variable_set("@#{field}", attributes[field.to_s]) }
+      @release_state ||= 'GA'
+      @provider ||= 'openai'
+    end
+
+    def ga?
+      release_state == 'GA'
+    end
+
+    def self.all
+      (GitlabStandin.state['self_hosted_models'] || []).each_with_index.map { |model, index| new({ 'id' => index + 1 }.merge(model)) }
+    end
+
+    def self.includes(*)
+      all
+    end
+
+    def self.any?
+      all.any?
+    end
+
+    def self.find_by_name(name)
+      all.find { |model| model.name == name }
+    end
+  end
+
+  # ee/app/models/ai/feature_setting.rb (feature, provider, self_hosted_model).
+  class FeatureSetting
+    attr_reader :feature, :provider
+
+    def initialize(attributes)
+      @feature = attributes['feature']
+      @provider = attributes['provider']
+      @model_name = attributes['self_hosted_model']
+    end
+
+    def self_hosted_model
+      @model_name && Ai::SelfHostedModel.find_by_name(@model_name)
+    end
+
+    def self_hosted?
+      provider.to_s == 'self_hosted'
+    end
+
+    def self.rows
+      (GitlabStandin.state['feature_settings'] || []).map { |row| new(row) }
+    end
+
+    # ActiveRecord's exists?(conditions): a Hash of column => value(s).
+    def self.exists?(conditions = :none)
+      return rows.any? if conditions == :none
+
+      rows.any? do |row|
+        conditions.all? { |column, value| Array(value).map(&:to_s).include?(row.public_send(column).to_s) }
+      end
+    end
+
+    # all.includes(:self_hosted_model).find_each { ... }
+    def self.all
+      Relation.new(rows)
+    end
+
+    Relation = Struct.new(:rows) do
+      def includes(*)
+        self
+      end
+
+      def find_each(&block)
+        rows.each(&block)
+      end
+    end
+  end
+end
+
+# ee/lib/gitlab/llm/ai_gateway/client.rb (18.9: initialize(user, unit_primitive_name:, tracking_context: {});
+# older releases: service_name:). complete(url:, body:, timeout: nil) POSTs JSON with the user's token.
+module Gitlab
+  module Llm
+    module AiGateway
+      class Client
+        ConnectionError = Class.new(StandardError)
+
+        if GitlabStandin.version_at_least?(18, 0)
+          def initialize(user, unit_primitive_name:, tracking_context: {})
+            @user = user
+            @unit_primitive = unit_primitive_name
+          end
+        else
+          def initialize(user, service_name:, tracking_context: {})
+            @user = user
+            @unit_primitive = service_name
+          end
+        end
+
+        def complete(url:, body:, timeout: nil)
+          Gitlab::HTTP.post(url, headers: { 'Content-Type' => 'application/json',
+                                            'Authorization' => 'Bearer standin-user-token' },
+                                 body: JSON.generate(body), timeout: timeout || 60)
+        end
+      end
+    end
   end
 end
 
 # The environment GitLab's processes would have (e.g. the legacy AI_GATEWAY_URL), from state.json.
 (GitlabStandin.state['env'] || {}).each { |name, value| ENV[name] = value }
-
-class User
-  def self.find_by_id(id)
-    (GitlabStandin.state['users'] || {}).each { |name, attributes| return new(name, attributes) if attributes['id'] == id }
-    nil
-  end
-end
-
-# GitLab's client for the AI gateway: POSTs JSON with a token, answers like HTTParty.
-module Gitlab
-  module Llm
-    module AiGateway
-      class Client
-        def initialize(user, unit_primitive_name: nil, service_name: nil)
-          @user = user
-          @unit_primitive = unit_primitive_name || service_name
-        end
-
-        def complete(url:, body:)
-          uri = URI.parse(url)
-          http = Net::HTTP.new(uri.host, uri.port)
-          http.use_ssl = uri.scheme == 'https'
-          request = Net::HTTP::Post.new(uri.request_uri, 'Content-Type' => 'application/json',
-                                                         'Authorization' => 'Bearer standin-user-token')
-          request.body = JSON.generate(body)
-          response = http.request(request)
-          HTTParty::Response.new(response.code.to_i, response.body)
-        end
-      end
-    end
-  end
-end
+GitlabStandin.migrate!

@@ -27,7 +27,11 @@ options:
     description: C(--endpoint), the gateway as seen from inside the container (C(localhost:5052)).
     type: str
   model_family:
-    description: C(--model-family), e.g. V(mistral), V(mixtral), V(gpt), V(claude_3), V(llama3).
+    description:
+      - C(--model-family) (C(--model-name) for gateways before 17.9).
+      - Only the families the gateway's release offers are accepted, read from its image tag (17.9.0 V(mistral),
+        V(mixtral), V(gpt), V(claude_3); V(llama3) from 17.9.3 and 17.10.1; V(claude_3) removed from 18.10 and
+        in nightly/latest). Another family fails before anything runs, naming the ones offered.
     type: str
   model_endpoint:
     description: C(--model-endpoint), e.g. C(http://vllm:8000/v1).

@@ -42,7 +42,7 @@ options:
     type: dict
     suboptions:
       model:
-        description: The model name, as set up in GitLab (C(mistral), C(claude_3), ...).
+        description: The model name, as set up in GitLab (C(mistral), C(llama3), ...).
         type: str
         required: true
       model_endpoint:

@@ -11,9 +11,11 @@ module: gitlab_duo_verify
 short_description: Run GitLab's own Duo Self-Hosted verification and read its verdicts
 version_added: 0.1.0
 description:
-  - Runs C(gitlab-rake gitlab:duo:verify_self_hosted_setup[<user>]) on the GitLab host and parses every
-    ✔ (passed), ✗ (failed) and ⚠ (warning) line and the C(DIAGNOSTIC SUMMARY) JSON block.
-  - The verdict comes from the marks, not the exit code, since the task exits non-zero only for some failures.
+  - Runs C(gitlab-rake gitlab:duo:verify_self_hosted_setup[<user>]) on the GitLab host and reads every line
+    with a ✔ (passed), ✗ (failed), ⚠ or ⚡ (warning) mark, wherever the mark stands on the line (GitLab puts most
+    of them at the end), and the C(DIAGNOSTIC SUMMARY) JSON block.
+  - A fatal problem makes the task raise (C(rake aborted!) and the message on stderr, exit code 1, no summary);
+    such a run is C(aborted), its C(cause) is the raised message, and it is never a pass.
   - Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
@@ -22,7 +24,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab.rake
 options:
   fail_on_failed:
-    description: Fail the task when any check failed.
+    description: Fail the task when any check failed or the task aborted.
     type: bool
     default: false
 """
@@ -40,7 +42,7 @@ checks:
   returned: always
   type: list
   elements: dict
-  sample: [{"section": "AI Gateway URL", "status": "passed", "text": "AI Gateway URL is set: https://aigw.example.com"}]
+  sample: [{"section": "Checking AI Gateway accessibility", "status": "passed", "text": "AI Gateway server is accessible"}]
 summary:
   description: The DIAGNOSTIC SUMMARY JSON, when printed.
   returned: always
@@ -50,12 +52,21 @@ counts:
   returned: always
   type: dict
   sample: {"passed": 3, "failed": 1, "warning": 1}
+aborted:
+  description: The task stopped before its summary (C(rake aborted!), or a non-zero exit without a summary).
+  returned: always
+  type: bool
+cause:
+  description: Why the task stopped - the message rake printed after C(rake aborted!) - when it aborted.
+  returned: always
+  type: str
+  sample: Set 'Ai::Setting.instance.ai_gateway_url' to point to your AI Gateway instance
 ok:
-  description: No check failed.
+  description: The task ran to its summary and no check failed.
   returned: always
   type: bool
 exit_code:
-  description: The rake task's exit code (informative only; the marks decide).
+  description: The rake task's exit code (1 when it aborted).
   returned: always
   type: int
 """

@@ -24,7 +24,9 @@ def setup(run_id, gitlab_factory, tmp_path):
     inventory = write_inventory(
         tmp_path / "inventory.yml", gitlab, gateway, 0, run_id,
         # The gateway shares the host network, so it reaches the GitLab stand-in on loopback.
-        ai_gateway_network_mode="host", ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(api_port)},
+        # STANDIN_TROUBLESHOOT=release: the deep test prints what the gateway's own script prints.
+        ai_gateway_network_mode="host", ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(api_port),
+                                                        "STANDIN_TROUBLESHOOT": "release"},
         ai_gateway_url="http://gateway.duo-lab.test:{0}".format(api_port),
         ai_gateway_secret_env={"MODEL_API_KEY": MODEL_KEY})
     extra = ["-e", json.dumps({"troubleshoot_user": "duo-user", "troubleshoot_llm_log": str(llm_log),
@@ -70,8 +72,8 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     state_path = os.path.join(gitlab.home, "state.json")
     with open(state_path) as handle:
         state = json.load(handle)
-    state["ai_settings"].update(ai_gateway_url="http://old-gateway.example.com:5052",
-                                duo_agent_platform_service_url="http://gateway.duo-lab.test:50052")
+    # (18.2 has no duo_agent_platform_service_url column: its scheme check is planted on 18.9 in test_planted_faults)
+    state["ai_settings"].update(ai_gateway_url="http://old-gateway.example.com:5052")
     state["users"]["duo-user"]["code_suggestions"] = False
     state["feature_settings"] = []
     state["env"] = {"AI_GATEWAY_URL": "http://legacy.example.com", "CLOUD_CONNECTOR_SELF_SIGN_TOKENS": "1"}
@@ -91,10 +93,10 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
     assert faulty.rc == 0, "troubleshoot fails only when asked"
     data, findings = report(tmp_path, gitlab)
     expected = {
-        "gitlab.ai_gateway_url_mismatch": "install.yml", "gitlab.agent_platform_url_has_scheme": "host:port",
+        "gitlab.ai_gateway_url_mismatch": "install.yml",
         "gitlab.legacy_ai_gateway_url_env": "AI_GATEWAY_URL", "gitlab.self_sign_tokens_on": "never for production",
         "gitlab.user_no_code_suggestions_access": "seat",
-        "gitlab.features_not_self_hosted": "Self-hosted models", "gitlab.verify_task_failed": "failed check",
+        "gitlab.features_not_self_hosted": "Self-hosted models", "gitlab.verify_task_aborted": "message names",
         "gateway.auth_bypass_on": "never bypass", "gateway.custom_models_disabled": "AIGW_CUSTOM_MODELS__ENABLED=true",
         "log.unauthorized": "license", "log.connection_refused": "gateway container", "log.timeout": "timeout",
         "log.ssl_verify_failed": "trusted-certs", "chat.A1000": "60-600", "chat.A1001": "GitLab -> gateway",
@@ -104,6 +106,9 @@ def test_healthy_then_faults(lab, run_id, gitlab_factory, tmp_path):
         assert finding_id in findings, (finding_id, sorted(findings))
         assert remedy_words in findings[finding_id]["remedy"], (finding_id, findings[finding_id]["remedy"])
     assert findings["log.unauthorized"]["count"] == 2 and data["worst"] == "critical"
+    # GitLab's task raised at its license step; the finding quotes what it raised.
+    assert findings["gitlab.verify_task_aborted"]["evidence"].startswith(
+        "License is correct, but user does not have access to code suggestions."), findings["gitlab.verify_task_aborted"]
     markdown = (tmp_path / "troubleshoot" / (gitlab.name + ".md")).read_text()
     assert "### CRITICAL: AIGW_AUTH__BYPASS_EXTERNAL is true" in markdown
     for secret in (MODEL_KEY, "glpat-planted-secret-token", "sk-planted-model-key", gitlab.admin_token):
@@ -152,7 +157,9 @@ def test_deep_test_bypass_is_always_restored(lab, run_id, gitlab_factory, tmp_pa
     deep = run_playbook(inventory, "troubleshoot.yml", *extra, "-e", json.dumps(failing))
     assert deep.rc == 0, deep.output
     _data, findings = report(tmp_path, gitlab)
-    assert "Model mixtral at http://127.0.0.1:9" in findings["gateway.deep_test_failed"]["evidence"]
+    evidence = findings["gateway.deep_test_failed"]["evidence"]
+    assert evidence.startswith("RuntimeError: >> Failed to access the mixtral model."), evidence
+    assert "model_endpoint: http://127.0.0.1:9" in evidence and "Traceback" not in evidence
     assert "404" in findings["gateway.model_via_gateway_failed"]["evidence"]
     assert "/v1" in findings["gateway.model_via_gateway_failed"]["remedy"]
     assert "AIGW_AUTH__BYPASS_EXTERNAL" not in gateway_env(lab, gateway) and not marker.exists()

@@ -58,6 +58,23 @@ case "$method $path" in
         exit 0 ;;
     esac
     respond "200 OK" "{\"response\":\"Hello from the AI gateway stand-in\",\"metadata\":{\"provider\":\"litellm\",\"model\":\"${model:-unknown}\",\"timestamp\":$(date +%s)}}" ;;
+  "POST /v2/code/generations")
+    # What the troubleshoot script's model check asks: a code generation through the model endpoint.
+    endpoint=$(printf '%s' "$body" | sed -n 's/.*"model_endpoint" *: *"\([^"]*\)".*/\1/p')
+    case "$endpoint" in
+      */v1|*/v1/) ;;
+      *)
+        echo "{\"level\":\"error\",\"message\":\"litellm.NotFoundError: 404 Not Found for $endpoint/chat/completions\"}" >&2
+        respond "404 Not Found" '{"detail":"litellm.NotFoundError: 404 Not Found"}'
+        exit 0 ;;
+    esac
+    if ! timeout 10 wget -q -O /dev/null "${endpoint%/}/models" 2>/dev/null &&
+       ! timeout 10 wget -O /dev/null "${endpoint%/}/models" 2>&1 | grep -q 'server returned error'; then
+      echo "{\"level\":\"error\",\"message\":\"litellm.APIConnectionError: cannot connect to $endpoint\"}" >&2
+      respond "500 Internal Server Error" '{"detail":"litellm.APIConnectionError: Connection refused"}'
+      exit 0
+    fi
+    respond "200 OK" '{"choices":[{"text":"print(\"hello\")","index":0,"finish_reason":"length"}]}' ;;
   *)
     respond "404 Not Found" '{"detail":"Not Found"}' ;;
 esac

@@ -4,9 +4,12 @@
 """GitLab's instance AI settings: where they live, what is valid, how to read and set them
 (private to gitlab_duo.self_hosted).
 
-Up to 19.1 they are columns of ``Ai::Setting.instance``; from 19.2 of the application settings
-(19.5 drops them from ai_settings). Two ways to apply them: one ``gitlab-rails runner`` call, or
-with an admin token the GraphQL ``duoSettingsUpdate`` mutation plus the REST setting for verbose logs.
+From 17.6 (the ai_settings table) up to 19.1 they are columns of ``Ai::Setting.instance``; from 19.2 of the
+application settings (19.5 drops them from ai_settings). Each setting exists from a release on (SINCE, from the
+migrations in GitLab's db/ and ee/app/models/ai/setting.rb), and GraphQL gains its field release by release
+(ee/app/graphql/types/ai/duo_settings/duo_settings_type.rb, ee/app/graphql/mutations/ai/duo_settings/update.rb):
+a version is only ever asked for what it has. Two ways to apply them: one ``gitlab-rails runner`` call, or with
+an admin token the GraphQL ``duoSettingsUpdate`` mutation plus the REST setting for verbose logs.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ from __future__ import annotations
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab import rails as _rails
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.api import api_client
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import given_or_installed
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import (
+    format_version, from_api, given_or_installed, parse_gitlab_version)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import host_port, http_url
 
 FIELDS = ("ai_gateway_url", "ai_gateway_timeout_seconds", "duo_agent_platform_service_url",
           "enabled_instance_verbose_ai_logs")
 APPLICATION_SETTINGS_SINCE = (19, 2)
+# Duo Self-Hosted's settings live in the ai_settings table, added in 17.6 (AddAiSettingsTable).
+MINIMUM_VERSION = (17, 6)
+# The release that added each setting's column.
+SINCE = {"ai_gateway_url": (17, 6), "enabled_instance_verbose_ai_logs": (17, 9),
+         "duo_agent_platform_service_url": (18, 4), "ai_gateway_timeout_seconds": (18, 6)}
+# The release whose duoSettings type and DuoSettingsUpdateInput have each field (the type itself is 17.9's).
+GRAPHQL_SINCE = {"ai_gateway_url": (17, 9), "duo_agent_platform_service_url": (18, 4),
+                 "ai_gateway_timeout_seconds": (18, 6)}
 LOCATIONS = {
     "ai_setting": "Ai::Setting.instance",
     "application_setting": "ApplicationSetting.current_without_cache",
@@ -51,8 +63,32 @@ def desired_settings(ai_gateway_url=None, ai_gateway_timeout_seconds=None, duo_a
     return desired
 
 
+def _release(pair):
+    return "{0}.{1}".format(*pair)
+
+
+def require_self_hosted(version):
+    """DuoError before 17.6: Duo Self-Hosted and its settings do not exist there."""
+    if (version.major, version.minor) < MINIMUM_VERSION:
+        raise DuoError("Duo Self-Hosted needs GitLab {0} or later; this instance runs {1}. Fix: upgrade GitLab to "
+                       "{0} or later.".format(_release(MINIMUM_VERSION), format_version(version)),
+                       gitlab_version=format_version(version))
+
+
+def require_settings(version, desired):
+    """DuoError naming the release that introduced each managed setting this version lacks."""
+    require_self_hosted(version)
+    missing = [key for key in desired if (version.major, version.minor) < SINCE[key]]
+    if missing:
+        raise DuoError("GitLab {0} has no {1}: {2}. Fix: upgrade GitLab, or leave {3} unset.".format(
+            format_version(version), "setting" if len(missing) == 1 else "settings",
+            ", ".join("{0} (added in GitLab {1})".format(key, _release(SINCE[key])) for key in missing),
+            " and ".join(missing)), unsupported=missing, gitlab_version=format_version(version))
+
+
 def location_for(version):
-    """'ai_setting' or 'application_setting' for a GitLabVersion."""
+    """'ai_setting' or 'application_setting' for a GitLabVersion (DuoError before 17.6)."""
+    require_self_hosted(version)
     return "application_setting" if (version.major, version.minor) >= APPLICATION_SETTINGS_SINCE else "ai_setting"
 
 
@@ -60,6 +96,8 @@ def location_for(version):
 _RUNNER_BODY = """
 desired = request['desired']
 load = -> { %(record)s }
+missing = desired.keys.reject { |key| load.call.respond_to?(key) }
+raise NoMethodError, "GitLab #{Gitlab::VERSION} has no setting #{missing.join(', ')} on %(record)s" if missing.any?
 read = ->(record) { desired.keys.to_h { |key| [key, record.public_send(key)] } }
 before = read.call(load.call)
 changes = desired.reject { |key, value| before[key] == value }
@@ -73,6 +111,7 @@ end
 
 
 def apply_with_runner(run_command, prefix, version, desired, check_mode):
+    require_settings(version, desired)
     record = LOCATIONS[location_for(version)]
     result = _rails.run(run_command, prefix, _RUNNER_BODY % {"record": record},
                         {"desired": desired, "check_mode": bool(check_mode)})
@@ -85,36 +124,83 @@ def apply_with_runner(run_command, prefix, version, desired, check_mode):
             "location": result["location"], "method": "rails_runner"}
 
 
-_QUERY = "query { duoSettings { aiGatewayUrl aiGatewayTimeoutSeconds duoAgentPlatformServiceUrl } }"
-_MUTATION = ("mutation duoSettingsUpdate($input: DuoSettingsUpdateInput!) { duoSettingsUpdate(input: $input) { "
-             "duoSettings { aiGatewayUrl aiGatewayTimeoutSeconds duoAgentPlatformServiceUrl } errors } }")
+PERMISSION_REFUSED = "You don't have permission to update the setting"
+# ee/app/policies/ee/global_policy.rb: who passes manage_self_hosted_models_settings.
+WHO_MAY = ("GitLab lets a user change it only when all of these hold (manage_self_hosted_models_settings): "
+           "the token's user is an administrator (in Admin Mode when Admin Mode is on); the license has the "
+           "self-hosted models feature; an active GitLab Duo Enterprise (or Duo Agent Platform self-hosted) add-on; "
+           "the instance is not connected to Amazon Q (and is not GitLab.com)")
 
 
-def _read_api(api, desired):
+def graphql_fields(version, keys):
+    """The duoSettings fields for ``keys`` that ``version`` has; DuoError for the ones it lacks."""
+    lacking = [key for key in keys if (version.major, version.minor) < GRAPHQL_SINCE[key]]
+    if lacking:
+        raise DuoError("GitLab {0}'s GraphQL API has no {1} ({2}). Fix: leave api_token unset to set it through "
+                       "gitlab-rails runner, or upgrade GitLab.".format(
+                           format_version(version), ", ".join(GRAPHQL_FIELDS[key] for key in lacking),
+                           ", ".join("added in {0}".format(_release(GRAPHQL_SINCE[key])) for key in lacking)),
+                       unsupported=lacking)
+    return [GRAPHQL_FIELDS[key] for key in keys]
+
+
+def _query(fields):
+    return "query { duoSettings { %s } }" % " ".join(fields)
+
+
+def _mutation(fields):
+    return ("mutation duoSettingsUpdate($input: DuoSettingsUpdateInput!) { duoSettingsUpdate(input: $input) { "
+            "duoSettings { %s } errors } }" % " ".join(fields))
+
+
+def _read_api(api, desired, fields):
     current = {}
-    graphql_wanted = [key for key in desired if key in GRAPHQL_FIELDS]
-    if graphql_wanted:
-        duo = api.graphql(_QUERY).get("duoSettings") or {}
-        current.update({key: duo.get(GRAPHQL_FIELDS[key]) for key in graphql_wanted})
+    if fields:
+        duo = api.graphql(_query(fields)).get("duoSettings") or {}
+        current.update({key: duo.get(GRAPHQL_FIELDS[key]) for key in desired if key in GRAPHQL_FIELDS})
     if "enabled_instance_verbose_ai_logs" in desired:
-        current["enabled_instance_verbose_ai_logs"] = bool(api.get("/api/v4/application/settings").get(REST_VERBOSE_LOGS))
+        settings = api.get("/api/v4/application/settings")
+        if REST_VERBOSE_LOGS not in settings:
+            # ee/lib/ee/api/entities/application_setting.rb exposes it only when License.ai_features_available?.
+            raise DuoError("GitLab's GET /api/v4/application/settings has no {0} field, so the verbose AI logs "
+                           "setting cannot be read and is left alone. GitLab returns it only when the license "
+                           "has AI features (License.ai_features_available?). Fix: check the license (Admin > "
+                           "Subscription), or leave api_token unset to use gitlab-rails runner.".format(
+                               REST_VERBOSE_LOGS), missing_field=REST_VERBOSE_LOGS)
+        current["enabled_instance_verbose_ai_logs"] = bool(settings[REST_VERBOSE_LOGS])
     return current
 
 
-def apply_with_api(api, desired, check_mode):
-    before = _read_api(api, desired)
+def _update_graphql(api, changes, fields):
+    try:
+        answer = api.graphql(_mutation(fields), {"input": changes}).get("duoSettingsUpdate") or {}
+    except DuoError as exc:
+        if PERMISSION_REFUSED in exc.msg:
+            raise DuoError("GitLab refused to change the Duo settings: {0}. {1}. Fix: use such a user's token, "
+                           "or check the license and add-on (Admin > Subscription, Admin > GitLab Duo).".format(
+                               exc.msg, WHO_MAY), permission_refused=True)
+        raise
+    if answer.get("errors"):
+        raise DuoError("GitLab refused the Duo settings: {0}".format("; ".join(answer["errors"])))
+
+
+def apply_with_api(api, desired, check_mode, version=None):
+    """``version``: the instance's GitLabVersion (read from the API when not given)."""
+    if version is None:
+        version = parse_gitlab_version(from_api(api)[0], "the GitLab API's version")
+    require_settings(version, desired)
+    fields = graphql_fields(version, [key for key in desired if key in GRAPHQL_FIELDS])
+    before = _read_api(api, desired, fields)
     changes = {key: value for key, value in desired.items() if before.get(key) != value}
     after = dict(before, **changes)
     if changes and not check_mode:
         graphql_changes = {GRAPHQL_FIELDS[key]: value for key, value in changes.items() if key in GRAPHQL_FIELDS}
         if graphql_changes:
-            answer = api.graphql(_MUTATION, {"input": graphql_changes}).get("duoSettingsUpdate") or {}
-            if answer.get("errors"):
-                raise DuoError("GitLab refused the Duo settings: {0}".format("; ".join(answer["errors"])))
+            _update_graphql(api, graphql_changes, fields)
         if "enabled_instance_verbose_ai_logs" in changes:
             api.put("/api/v4/application/settings",
                     {REST_VERBOSE_LOGS: "true" if changes["enabled_instance_verbose_ai_logs"] else "false"})
-        after = _read_api(api, desired)
+        after = _read_api(api, desired, fields)
     return {"before": before, "after": after, "changed": sorted(changes), "location": "api", "method": "api"}
 
 
@@ -126,7 +212,8 @@ def apply(params, check_mode, run_command):
                                params["allow_local_urls"])
     api = api_client(params)
     if api is not None:
-        result, calls = apply_with_api(api, desired, check_mode), 0
+        version = parse_gitlab_version(params["gitlab_version"]) if params.get("gitlab_version") else None
+        result, calls = apply_with_api(api, desired, check_mode, version), 0
     else:
         version = given_or_installed(params["gitlab_version"], params["version_file"],
                                      why=", so it is unknown where this GitLab keeps its AI settings",

@@ -71,8 +71,10 @@ CATALOGUE = {
         "info", "No llm.log found", "AI logging is not enabled, or the path differs.",
         "Enable verbose AI logs; check /var/log/gitlab/gitlab-rails/llm.log and the Rails/Sidekiq logs.", "7.8"),
     "gitlab.unit_primitive_missing": (
-        "warning", "A feature is missing from the self-hosted unit primitives",
-        "The feature is not in the gitlab-cloud-connector gem's self-hosted list (self_hosted_models.yml).",
+        "critical", "GitLab does not know the self_hosted_models unit primitive",
+        "Gitlab::CloudConnector::DataModel::UnitPrimitive.find_by_name(:self_hosted_models) is nil: the "
+        "gitlab-cloud-connector gem's catalogue lacks it, so User#allowed_to_use? denies every self-hosted feature "
+        "(ee/app/models/concerns/ai/user_authorizable.rb).",
         "Confirm with CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1 (diagnosis only, never in production), then escalate.",
         "7.9"),
     "gitlab.self_sign_tokens_on": (
@@ -80,10 +82,47 @@ CATALOGUE = {
         "Left behind by a diagnosis of missing unit primitives; GitLab then signs its own Cloud Connector tokens.",
         "Remove it from gitlab_rails['env'] (gitlab.rb), run gitlab-ctl reconfigure and restart GitLab: it is for "
         "diagnosis only, never for production.", "7.9"),
+    "gitlab.verify_task_aborted": (
+        "critical", "GitLab's own verify_self_hosted_setup stopped at a fatal problem (rake aborted!)",
+        "The task raises at the first fatal problem - no AI gateway URL, no license access for the user, the "
+        "gateway unreachable, an unknown user - and prints no summary; the evidence quotes the raised message.",
+        "Fix what the message names (it is the task's own words), then rerun the task.", "6, 9"),
+    "gitlab.check_could_not_run": (
+        "warning", "A GitLab-side check could not run",
+        "The check raised before it could decide (a class or method this GitLab version lacks, a Rails error, an "
+        "unreadable file); its verdict is unknown, not negative.",
+        "Read the exception in the evidence; run the check by hand in gitlab-rails console; report it if this "
+        "GitLab version is supported.", "6"),
+    "gitlab.gateway_tcp_failed": (
+        "critical", "GitLab's host cannot open a TCP connection to the gateway",
+        "Nothing listens at the gateway URL's host and port, or a firewall or DNS blocks it.",
+        "Check the gateway container and its published port, DNS for the gateway's name on GitLab's host, and the "
+        "firewall between them.", "7.6"),
+    "gitlab.gateway_tls_failed": (
+        "critical", "GitLab's host cannot complete a verified TLS handshake with the gateway",
+        "The gateway's certificate is not trusted by GitLab, does not name the host, or has expired.",
+        "Put the gateway's CA in /etc/gitlab/trusted-certs and run gitlab-ctl reconfigure; make the certificate "
+        "name the gateway URL's host.", "7.6"),
+    "gitlab.gateway_behind_proxy": (
+        "warning", "GitLab's processes reach the gateway through an HTTP proxy",
+        "http(s)_proxy is set for GitLab and NO_PROXY does not name the gateway's host: requests to the gateway "
+        "go through the proxy (TLS inspection, streaming and WebSocket upgrades break there).",
+        "Add the gateway's host to no_proxy in gitlab_rails['env'] (gitlab.rb) and run gitlab-ctl reconfigure.",
+        "7.6"),
+    "gitlab.agent_platform_unreachable": (
+        "critical", "GitLab's host cannot reach the Duo Agent Platform (Workflow) service",
+        "Nothing listens at duo_agent_platform_service_url's host:port (gRPC, 50052 by default), or a firewall "
+        "blocks it.", "Check the gateway's Duo Workflow service and its published port; set "
+        "duo_agent_platform_service_url to a host:port GitLab's host reaches.", "7.5"),
     "gitlab.verify_task_failed": (
         "critical", "GitLab's own verify_self_hosted_setup reports failures",
         "See the failed checks in the evidence.", "Fix each failed check; rerun the task.", "6, 9"),
     # -- Gateway side (checks 10-21) ------------------------------------------------------------------------
+    "gateway.check_could_not_run": (
+        "warning", "A gateway-side check could not run",
+        "The command inside the container or the Docker call failed before it could decide (missing tool, "
+        "Docker API error); its verdict is unknown, not negative.",
+        "Read the error in the evidence; run the check by hand with docker exec.", "6"),
     "gateway.container_missing": (
         "critical", "The gateway container does not exist", "It was never installed or was removed.",
         "Run playbooks/install.yml.", "7.11"),
@@ -218,8 +257,29 @@ CATALOGUE = {
                    "The model or a proxy breaks streaming.",
                    "Test /v2/chat/agent with verbose logs; set AIGW_CUSTOM_MODELS__DISABLE_STREAMING=true to confirm.",
                    "7 (codes)"),
+    "chat.A1004": ("warning", "A1004: the gateway's agent returned an error event",
+                   "The model or the gateway failed while answering (AgentEventError).",
+                   "Read the gateway's logs at the time of the error; check the model.", "7 (codes)"),
+    "chat.A1005": ("info", "A1005: the prompt is too long for the model",
+                   "The conversation exceeds the model's context window.",
+                   "Run /clear or /reset in Duo Chat; use a model with a larger context.", "7 (codes)"),
+    "chat.A1006": ("warning", "A1006: the Duo Chat agent reached its step limit",
+                   "The ReAct loop ended before an answer (ExhaustedLoopError); weak or slow models hit it more.",
+                   "Try a more specific prompt or /clear; check the model's quality for agentic use.", "7 (codes)"),
+    "chat.A6000": ("info", "A6000: Duo Chat gave its default final answer",
+                   "The model returned no usable final answer.",
+                   "Retry with a more specific request; check the model's answers in the gateway's logs.", "7 (codes)"),
     "chat.A9999": ("warning", "A9999: unknown ReAct agent error", "Unknown.", "Retry; report to support.",
                    "7 (codes)"),
+    "chat.G3001": ("warning", "G3001: the question needs a Duo subscription the user lacks",
+                   "A tool the answer needs is not available to the user's add-on.",
+                   "Assign the user a seat of the add-on that includes the feature (Admin > GitLab Duo).", "7 (codes)"),
+    "chat.G3002": ("info", "G3002: the user has no default GitLab Duo namespace",
+                   "The user did not select a default namespace for GitLab Duo.",
+                   "The user selects one in Preferences > Behavior.", "7 (codes)"),
+    "chat.M3006": ("critical", "M3006: the gateway refused the request for lack of a subscription (403)",
+                   "Gitlab::AiGateway::ForbiddenError: the gateway answered 403 (seat, license or version skew).",
+                   "Check the user's seat and the license; align the gateway's version with GitLab's.", "7 (codes)"),
 }
 
 

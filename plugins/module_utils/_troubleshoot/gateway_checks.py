@@ -161,32 +161,50 @@ def writable_command(path):
     return ["sh", "-c", 'mkdir -p "$0" && touch "$0/.duo-write-test" && rm -f "$0/.duo-write-test"', path]
 
 
+def could_not_run(what, code, output):
+    return finding("gateway.check_could_not_run", "{0}: could not run: exit code {1}: {2}".format(
+        what, code, (output or "").strip()[-300:] or "(no output)"))
+
+
+def did_not_run(code, output):
+    """The shell could not start the command (126/127: not executable, not found) or Docker could not exec."""
+    return code in (126, 127) or "executable file not found" in (output or "")
+
+
 def inside_findings(run, env, gitlab_url):
     """``run(command) -> (exit_code, output)`` executes inside the container."""
     found = []
     port = api_port(env)
     code, output = run(http_get_command("http://127.0.0.1:{0}/monitoring/healthz".format(port)))
-    if code != 0:
+    if did_not_run(code, output):
+        found.append(could_not_run("GET healthz inside the container", code, output))
+    elif code != 0:
         found.append(finding("gateway.healthz_failed", output.strip()[:300] or "exit code {0}".format(code)))
     else:
         found.append(passed("gateway.healthz", "200 from inside the container"))
     api_url = env.get("AIGW_GITLAB_API_URL") or ((gitlab_url or "").rstrip("/") + "/api/v4/")
     code, output = run(http_get_command(api_url.rstrip("/") + "/projects"))
-    if not reachable(code, output):
+    if did_not_run(code, output):
+        found.append(could_not_run("GET GitLab's API inside the container", code, output))
+    elif not reachable(code, output):
         found.append(finding("gateway.gitlab_unreachable", "{0}/projects: {1}".format(
             api_url.rstrip("/"), output.strip()[:300])))
     else:
         found.append(passed("gateway.gitlab_reachable", api_url))
     for variable in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
         if env.get(variable):
-            code, _output = run(["test", "-f", env[variable]])
-            if code != 0:
+            code, output = run(["test", "-f", env[variable]])
+            if did_not_run(code, output):
+                found.append(could_not_run("test -f " + env[variable], code, output))
+            elif code != 0:
                 found.append(finding("gateway.ca_bundle_missing", "{0}={1} does not exist".format(variable, env[variable])))
-    if run(writable_command("/tmp"))[0] != 0:
-        found.append(finding("gateway.tmp_not_writable", "cannot write to /tmp"))
     hf_home = env.get("HF_HOME") or "/home/aigateway/.hf"
-    if run(writable_command(hf_home))[0] != 0:
-        found.append(finding("gateway.hf_home_not_writable", "cannot write to HF_HOME={0}".format(hf_home)))
+    for path, finding_id in (("/tmp", "gateway.tmp_not_writable"), (hf_home, "gateway.hf_home_not_writable")):
+        code, output = run(writable_command(path))
+        if did_not_run(code, output):
+            found.append(could_not_run("write test in " + path, code, output))
+        elif code != 0:
+            found.append(finding(finding_id, "cannot write to {0}: {1}".format(path, output.strip()[:200] or code)))
     return found
 
 
@@ -196,7 +214,9 @@ def model_reachability(run, endpoints):
         if endpoint.get("kind", "openai") != "openai" or not endpoint.get("url"):
             continue
         code, output = run(http_get_command(endpoint["url"].rstrip("/") + "/models"))
-        if not reachable(code, output):
+        if did_not_run(code, output):
+            found.append(could_not_run("GET the model's /models inside the container", code, output))
+        elif not reachable(code, output):
             found.append(finding("gateway.model_endpoint_unreachable", "{0}: {1}".format(
                 endpoint["url"], output.strip()[:300])))
     return found

@@ -47,7 +47,10 @@ def diagnose(client, params, collected, secrets):
     found += model_endpoint_findings(params["model_endpoints"])
     if params["inside_checks"] and attrs["State"].get("Running"):
         def run_inside(command):
-            result = container.exec_run(command)
+            try:
+                result = container.exec_run(command)
+            except Exception as exc:  # pylint: disable=broad-except  # any Docker failure: the check could not run
+                return 126, "Docker could not exec in the container: {0}".format(exc)
             return result.exit_code, result.output.decode("utf-8", "replace")
         found += inside_findings(run_inside, env, params["gitlab_url"])
         found += model_reachability(run_inside, params["model_endpoints"])

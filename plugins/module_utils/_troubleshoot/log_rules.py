@@ -33,7 +33,17 @@ GITLAB_RULES = [
     ("log.timeout", re.compile(r"\btime(?:d)? ?out\b|Timeout", re.I)),
     ("log.ssl_verify_failed", re.compile(r"SSL certificate verify failed|CERTIFICATE_VERIFY_FAILED|ssl_connect", re.I)),
 ]
-CHAT_CODE = re.compile(r"\b(A1000|A1001|A1002|A1003|A9999)\b")
+# Duo Chat's error codes (ee/lib/gitlab/duo/chat/react_executor.rb, ee/lib/gitlab/llm/chain/answer.rb): GitLab's LLM
+# logger (ee/lib/gitlab/llm/logger.rb, a Gitlab::JsonLogger) records them in the field duo_chat_error_code (and
+# ai_error_code for tools; ee/lib/gitlab/llm/concerns/logger.rb lists both).
+CHAT_CODES = ("A1000", "A1001", "A1002", "A1003", "A1004", "A1005", "A1006", "A6000", "A9999", "G3001", "G3002",
+              "M3006")
+CODE_FIELDS = ("duo_chat_error_code", "ai_error_code")
+# Where the logger puts the words of an event (message; error and error_message for failures; the exception fields
+# Gitlab::ErrorTracking adds).
+TEXT_FIELDS = ("message", "error", "error_message", "exception.class", "exception.message", "body")
+# A line that is not JSON (pasted from the UI: "Error code: A1000") is read as text.
+CHAT_CODE = re.compile(r"\b(" + "|".join(CHAT_CODES) + r")\b")
 EVIDENCE_CHARS = 300
 
 
@@ -55,7 +65,8 @@ def classify(lines, rules):
 
 
 def classify_llm_log(lines):
-    """llm.log: JSON lines with a status field, plus the GitLab text rules and Duo Chat error codes."""
+    """llm.log: JSON lines (severity, time, correlation_id, message, class, ai_event_name, ai_component and the
+    logger's options such as status and duo_chat_error_code), plus the GitLab text rules."""
     hits = {}
     for line in lines:
         if not line.strip():
@@ -66,10 +77,17 @@ def classify_llm_log(lines):
             record = None
         if isinstance(record, dict) and str(record.get("status")) in ("401", "403"):
             _add(hits, "log.unauthorized", line)
+        # A JSON record's text is in its message fields; its keys ("timeout": 60) and URLs are no symptom.
+        text = " ".join(str(record.get(field)) for field in TEXT_FIELDS if record.get(field)) \
+            if isinstance(record, dict) else line
         for finding_id, pattern in GITLAB_RULES:
-            if pattern.search(line):
+            if pattern.search(text):
                 _add(hits, finding_id, line)
-        for code in set(CHAT_CODE.findall(line)):
+        if isinstance(record, dict):
+            codes = {str(record.get(field)) for field in CODE_FIELDS if record.get(field)}
+        else:
+            codes = set(CHAT_CODE.findall(line))
+        for code in codes & set(CHAT_CODES):
             _add(hits, "chat." + code, line)
     return hits
 

@@ -59,6 +59,45 @@ def test_doc_links_point_at_rows_that_exist():
         assert os.path.exists(os.path.join(REPO, path)) and '<a id="{0}"></a>'.format(anchor) in section, link
 
 
+def _sources(*patterns):
+    import glob
+    texts = {}
+    for pattern in patterns:
+        for path in glob.glob(os.path.join(REPO, pattern), recursive=True):
+            with open(path, encoding="utf-8") as handle:
+                texts[os.path.relpath(path, REPO)] = handle.read()
+    return texts
+
+
+def emitted_ids():
+    """Every finding id the code can emit: the literals passed by the checks, and the ids the data-driven rules
+    produce (log rules, Duo Chat codes)."""
+    import re
+    sys.path.insert(0, os.path.join(REPO, ".lab", "collections"))
+    from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules
+    code = _sources("plugins/module_utils/**/*.py")
+    code.pop("plugins/module_utils/_troubleshoot/catalogue.py")
+    ids = set()
+    for text in code.values():
+        ids |= set(re.findall(r"[\"']((?:gitlab|gateway|log|chat)\.[A-Za-z0-9_]+)[\"']", text))
+    ids |= {finding_id for finding_id, _pattern in log_rules.GATEWAY_RULES + log_rules.GITLAB_RULES}
+    ids |= {"chat." + code for code in log_rules.CHAT_CODES}
+    return ids
+
+
+def test_every_finding_is_emitted_by_code():
+    missing = sorted(set(catalogue().CATALOGUE) - emitted_ids())
+    assert not missing, "catalogue entries no check emits (emit them or remove them): {0}".format(missing)
+
+
+def test_every_finding_is_planted_by_a_lab_test():
+    labs = "\n".join(_sources("tests/lab/*.py").values())
+    unplanted = sorted(finding_id for finding_id in catalogue().CATALOGUE
+                       if '"{0}"'.format(finding_id) not in labs and "'{0}'".format(finding_id) not in labs
+                       and not (finding_id.startswith("chat.") and '"{0}"'.format(finding_id[5:]) in labs))
+    assert not unplanted, "catalogue entries no lab test plants and asserts: {0}".format(unplanted)
+
+
 if __name__ == "__main__":
     TEXT, SECTION = current_reference()
     if SECTION:

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -51,20 +52,45 @@ def test_gateway_log_rules():
                          "log.bedrock_on_demand"}
 
 
-LLM_LOG = """{"severity":"INFO","status":200,"message":"ok"}
-{"severity":"ERROR","status":401,"message":"401 Unauthorized from AI gateway"}
-{"severity":"ERROR","status":403,"message":"forbidden"}
-not json at all: Connection refused - connect(2) for "aigw" port 5052
-{"severity":"ERROR","message":"Net::ReadTimeout with #<TCPSocket>","error_code":"A1000"}
-{"severity":"ERROR","message":"SSL_connect returned=1 errno=0 state=error: certificate verify failed"}
-{"severity":"ERROR","message":"stream broke","error_code":"A1003","api_key":"sk-live-123"}
-"""
+# The fields GitLab's LLM logger writes (ee/lib/gitlab/llm/logger.rb over Gitlab::JsonLogger): severity, time,
+# correlation_id, message, class, ai_event_name, ai_component and options such as status and duo_chat_error_code
+# (ee/lib/gitlab/llm/chain/answer.rb's error_answer).
+def record(severity, message, klass, event, component, **options):
+    """One llm.log line as Gitlab::Llm::Logger writes it."""
+    return json.dumps(dict({"severity": severity, "time": "2026-11-22T10:00:00.000Z", "correlation_id": "01J0",
+                            "message": message, "class": klass, "ai_event_name": event, "ai_component": component},
+                           **options))
+
+
+CLIENT, ANSWER = "Gitlab::Llm::AiGateway::Client", "Gitlab::Llm::Chain::Answer"
+LLM_LOG = "\n".join([
+    record("INFO", "Received response from AI Gateway", CLIENT, "response_received", "abstraction_layer", status=200),
+    record("ERROR", "Error response from AI Gateway", CLIENT, "error_response_received", "abstraction_layer",
+           status=401),
+    record("ERROR", "Error response from AI Gateway", CLIENT, "error_response_received", "abstraction_layer",
+           status=403),
+    'not json at all: Connection refused - connect(2) for "aigw" port 5052',
+    record("ERROR", "Net::ReadTimeout with #<TCPSocket>", ANSWER, "error_returned", "duo_chat",
+           duo_chat_error_code="A1000", source="chat_v2"),
+    record("ERROR", "SSL_connect returned=1 errno=0 state=error: certificate verify failed", CLIENT,
+           "error_response_received", "abstraction_layer"),
+    record("ERROR", "end of file reached", ANSWER, "error_returned", "duo_chat", duo_chat_error_code="A1003",
+           source="chat_v2", api_key="sk-live-123"),
+    record("INFO", "The answer quotes A9999 and M3006 in prose", ANSWER, "response_received", "duo_chat"),
+    record("ERROR", "Gitlab::AiGateway::ForbiddenError", ANSWER, "error_returned", "duo_chat",
+           duo_chat_error_code="M3006", source="chat_v2"),
+    record("ERROR", "tool not available", "Gitlab::Llm::Chain::Tools::Tool", "error_returned", "duo_chat",
+           ai_error_code="G3001"),
+]) + "\n"
 
 
 def test_llm_log_rules_and_redaction():
     hits = rules.classify_llm_log(LLM_LOG.splitlines())
     assert hits["log.unauthorized"]["count"] == 2
-    assert {"log.connection_refused", "log.timeout", "log.ssl_verify_failed", "chat.A1000", "chat.A1003"} <= set(hits)
+    assert {"log.connection_refused", "log.timeout", "log.ssl_verify_failed", "chat.A1000", "chat.A1003",
+            "chat.M3006", "chat.G3001"} <= set(hits)
+    # Codes are read from the fields GitLab records them in, not from any text that mentions one.
+    assert "chat.A9999" not in hits and hits["chat.M3006"]["count"] == 1
     assert "sk-live-123" not in hits["chat.A1003"]["line"] and "<redacted>" in hits["chat.A1003"]["line"]
     found = rules.findings_from(hits, "llm.log")
     assert all(item["evidence"].startswith("llm.log: ") for item in found)
@@ -86,3 +112,14 @@ def test_environment_left_over_from_a_diagnosis():
     assert found["gitlab.self_sign_tokens_on"]["evidence"] == "CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1"
     assert "never for production" in found["gitlab.self_sign_tokens_on"]["remedy"]
     assert found["gitlab.legacy_ai_gateway_url_env"]["severity"] in ("warning", "critical")
+
+
+def test_llm_log_keys_and_urls_are_no_symptom():
+    """GitLab's client logs every request with its timeout (ee/lib/gitlab/llm/ai_gateway/client.rb); only the
+    words of an event count."""
+    healthy = record("INFO", "Performing request to AI Gateway", CLIENT, "performing_request", "abstraction_layer",
+                     url="http://timeout.example.com/v1/chat/agent", timeout=60, stream=False)
+    assert rules.classify_llm_log([healthy]) == {}
+    slow = record("ERROR", "Net::ReadTimeout with #<TCPSocket:(closed)>", CLIENT, "error_response_received",
+                  "abstraction_layer", timeout=60)
+    assert set(rules.classify_llm_log([slow])) == {"log.timeout"}
