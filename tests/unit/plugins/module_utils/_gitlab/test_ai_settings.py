@@ -63,11 +63,13 @@ def test_location_for(version, location):
 
 @needs_ruby
 def test_runner_check_mode_apply_and_idempotence(tmp_path):
-    gitlab = Standin(tmp_path, "18.2.1-ee")
+    gitlab = Standin(tmp_path, "18.6.0-ee")  # the first release with every setting this test manages
     params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file, **ALL)
     checked = ai_settings.apply(params, True, gitlab)
     assert checked["changed"] and sorted(checked["changes"]) == sorted(NORMALISED)
-    assert checked["diff"] == {"before": dict.fromkeys(NORMALISED), "after": NORMALISED}
+    # The timeout column comes with its default of 60 s (db/migrate of 18.6); the rest start empty.
+    assert checked["diff"] == {"before": dict(dict.fromkeys(NORMALISED), ai_gateway_timeout_seconds=60),
+                               "after": NORMALISED}
     assert gitlab.state["ai_settings"] == {}, "check mode wrote to the database"
 
     applied = ai_settings.apply(params, False, gitlab)
@@ -143,7 +145,14 @@ class FakeGitLab(LoopbackHTTP):
         self.refuse = refuse
         super().__init__({("POST", "/api/graphql"): self.graphql,
                           ("GET", "/api/v4/application/settings"): self.settings,
-                          ("PUT", "/api/v4/application/settings"): self.settings})
+                          ("PUT", "/api/v4/application/settings"): self.settings,
+                          # The API path reads the version first, to select only the fields it has.
+                          ("GET", "/api/v4/version"): self.version})
+
+    def version(self, request):
+        if request["headers"].get("Authorization") != "Bearer " + TOKEN:
+            return Answer(401, {"message": "401 Unauthorized"})
+        return Answer(200, {"version": "18.9.0-ee", "revision": "abc"})
 
     def graphql(self, request):
         if request["headers"].get("Authorization") != "Bearer " + TOKEN:

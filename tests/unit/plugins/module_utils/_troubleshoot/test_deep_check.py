@@ -30,11 +30,13 @@ def test_command_has_only_the_options_that_are_set():
 
 
 def test_parse_passed_and_failed_steps():
-    output = FAILING + "  >> Checking the system exchange ✘\nTraceback (most recent call last):\nERROR: boom\nINFO x\n"
-    assert deep_check.parse(output) == (
-        ["Checking environment variables"],
-        ["Checking the model endpoint", "Checking the system exchange", "Traceback (most recent call last):",
-         "ERROR: boom"])
+    output = FAILING + ("  >> Checking the system exchange ✘\nTraceback (most recent call last):\n"
+                        '  File "troubleshoot.py", line 9, in main\nRuntimeError: boom\n')
+    passed_steps, failed_steps = deep_check.parse(output)
+    assert passed_steps == ["Checking environment variables"]
+    # The marked steps, then the traceback's cause (its last line), never "Traceback (most recent call last):".
+    assert failed_steps[:2] == ["Checking the model endpoint", "Checking the system exchange"]
+    assert "RuntimeError: boom" in failed_steps[-1] and not any("Traceback" in step for step in failed_steps)
     assert deep_check.parse(None) == ([], [])
 
 
@@ -45,7 +47,8 @@ def test_findings():
     assert (failed["id"], failed["severity"]) == ("gateway.deep_test_failed", "critical")
     assert failed["evidence"] == "Checking the model endpoint" and failed["remedy"].startswith("Fix the first failed")
     (crashed,) = deep_check.findings(127, "sh: poetry: not found\n")
-    assert crashed["id"] == "gateway.deep_test_failed" and crashed["evidence"] == "exit code 127: sh: poetry: not found"
+    assert crashed["id"] == "gateway.check_could_not_run"
+    assert crashed["evidence"] == "poetry run troubleshoot: could not run: exit code 127: sh: poetry: not found"
 
 
 def test_chat_agent_body_and_findings():

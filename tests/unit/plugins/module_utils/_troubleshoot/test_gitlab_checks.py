@@ -45,17 +45,21 @@ def test_each_fact_gone_wrong_has_its_finding():
         "gitlab.self_sign_tokens_on": "CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1",
         "gitlab.agent_platform_url_has_scheme": "duo_agent_platform_service_url=https://aigw:50052",
         "gitlab.verbose_ai_logs_off": "enabled_instance_verbose_ai_logs is false",
-        "gitlab.user_no_code_suggestions_access": "ability_allowed=True, allowed_to_use=True, "
-                                                  "can_access_code_suggestions=False, found=True",
-        "gitlab.features_not_self_hosted": "NameError: uninitialized constant Ai::FeatureSetting",
+        "gitlab.user_no_code_suggestions_access": "can_access_code_suggestions=False, ability_allowed=True, "
+                                                  "allowed_to_use=True",
         "gitlab.model_round_trip_failed": "HTTP 403: Forbidden by auth provider",
-        "gitlab.gateway_unreachable": "from Rails: Errno::ECONNREFUSED: Connection refused"}
+        # A check that raised has no verdict: it says it could not run (the last such one is kept in this dict).
+        "gitlab.check_could_not_run": "GET healthz from Rails: could not run: Errno::ECONNREFUSED: Connection refused"}
+    could_not_run = [item["evidence"] for item in gitlab_checks.fact_findings(facts, "https://aigw.example.com")
+                     if item["id"] == "gitlab.check_could_not_run"]
+    assert could_not_run[0] == ("self-hosted feature settings: could not run: NameError: uninitialized constant "
+                                "Ai::FeatureSetting")
 
 
 def test_unreadable_or_empty_settings():
     unreadable = gitlab_checks.fact_findings({"settings": {"error": "NoMethodError: ai_gateway_url"}})
-    assert ids(unreadable)[:2] == ["gitlab.ai_gateway_url_unset", "gitlab.ai_gateway_url_unset"]
-    assert unreadable[0]["evidence"] == "could not read the settings: NoMethodError: ai_gateway_url"
+    assert ids(unreadable)[0] == "gitlab.check_could_not_run" and "gitlab.ai_gateway_url_unset" not in ids(unreadable)
+    assert unreadable[0]["evidence"] == "reading the AI settings: could not run: NoMethodError: ai_gateway_url"
     assert "gitlab.user_access.ok" not in ids(unreadable) and "gitlab.gateway_reachable.ok" not in ids(unreadable)
 
 
@@ -64,8 +68,12 @@ def test_rake_findings():
                                                      {"status": "failed", "text": "AI Gateway URL unset"}],
                                           "counts": {"passed": 1, "failed": 1, "warning": 0}})
     assert ids(failed) == ["gitlab.verify_task_failed"] and failed[0]["evidence"] == "AI Gateway URL unset"
-    ok = gitlab_checks.rake_findings({"checks": [], "counts": {"passed": 3, "failed": 0, "warning": 1}})
-    assert ok[0]["evidence"] == "3 passed, 1 warning(s)"
+    ok = gitlab_checks.rake_findings({"checks": [{"status": "passed", "text": "License"}] * 3
+                                      + [{"status": "warning", "text": "No self-hosted models configured"}],
+                                      "counts": {"passed": 3, "failed": 0, "warning": 1}})
+    assert ok[0]["evidence"] == "3 passed, 1 warning(s): No self-hosted models configured"
+    silent = gitlab_checks.rake_findings({"checks": [], "counts": {"passed": 0, "failed": 0, "warning": 0}})
+    assert ids(silent) == ["gitlab.check_could_not_run"], "a run that printed no mark is no pass"
 
 
 def test_tail_lines_reads_only_the_end(tmp_path):
