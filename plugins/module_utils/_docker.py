@@ -66,9 +66,11 @@ def remove(client, name, check_mode=False):
 
 
 def ensure_network(client, name, check_mode=False):
-    """A user-defined bridge network ``name``, created when missing."""
-    if not client.networks.list(names=[name]) and not check_mode:
+    """A user-defined bridge network ``name``, created when missing; True when it was there already."""
+    existed = bool(client.networks.list(names=[name]))
+    if not existed and not check_mode:
         client.networks.create(name, driver="bridge")
+    return existed
 
 
 def ensure_image(client, image, pull="missing", platform=None, check_mode=False):

@@ -197,8 +197,7 @@ def present_in_container(params, check_mode, client):
             raise DuoError("{0} is required with mode=container. Fix: set it, or use mode=host.".format(field))
     port_number("http_port", params["http_port"])
     port_number("https_port", params["https_port"])
-    network_exists = bool(client.networks.list(names=[params["network"]]))
-    ensure_network(client, params["network"], check_mode)
+    network_exists = ensure_network(client, params["network"], check_mode)
     image_id = ensure_image(client, params["image"], params["pull"], check_mode=check_mode)
     live = live_config(params["proxy_dir"])
     config_changed = live != params["config"]
