@@ -124,6 +124,10 @@ class GitLabOnHost:
     def admin_token(self):
         return self.state["admin_token"]
 
+    def set_version(self, version):
+        """Upgrade (or downgrade) the stand-in: GitLab's version file at the Omnibus path, read on every request."""
+        self.host.run("printf '%s\\n' {0} >{1}".format(version, fleet.OMNIBUS_VERSION_FILE))
+
     def runner_calls(self):
         return len(self.host.run("cat {0}/runner-calls.log 2>/dev/null || true".format(self.home)).stdout.splitlines())
 
@@ -147,6 +151,8 @@ def common_vars(report_dir):
     return {"verify_report_dir": os.path.join(str(report_dir), "install"),
             "troubleshoot_report_dir": os.path.join(str(report_dir), "troubleshoot"),
             "verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
+            "upgrade_report_dir": os.path.join(str(report_dir), "upgrade"),
+            "upgrade_verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
             "verify_control_node_ca_path": os.path.join(fleet.CA_DIR, "trusted.pem"),
             "verify_run_rake": True, "troubleshoot_run_rake": True, "troubleshoot_user": "duo-user",
             "troubleshoot_round_trip": {"model": "mistral", "model_endpoint": "http://vllm.duo-fleet.test:8000/v1"}}
@@ -167,3 +173,17 @@ def two_instances(lab, report_dir, path):
     inventory = write_inventory(path, {"gitlab-a": gitlab_a.host_vars(), "gitlab-b": gitlab_b.host_vars()},
                                 gateways, **common)
     return inventory, {"gitlab-a": gitlab_a, "gitlab-b": gitlab_b}
+
+
+def pool_of_two(lab, gitlab, report_dir, path):
+    """One GitLab instance (the stand-in ``gitlab``, on node01) served by a pool of two gateways: node03 runs one
+    and NGINX in a container in front of both; node02 runs the other, published on its port 5052."""
+    proxy, member = lab.hosts["node03"].fqdn, lab.hosts["node02"].fqdn
+    gateways = {
+        proxy: lab.gateway_vars("node03", gitlab.name, tls_proxy_pool_members=[member],
+                                **lab.container_proxy_vars("node03")),
+        member: lab.gateway_vars("node02", gitlab.name),
+    }
+    common = common_vars(report_dir)
+    common.update(lab.prepare_vars())
+    return write_inventory(path, {gitlab.name: gitlab.host_vars()}, gateways, **common)

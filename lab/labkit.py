@@ -148,7 +148,7 @@ def write_inventory(path, gitlab_hosts, gateway_hosts, **common):
 class PlayResult:
     def __init__(self, completed):
         self.rc = completed.returncode
-        self.output = completed.stdout + completed.stderr
+        self.output = completed.stdout + (completed.stderr or "")
 
     def recap(self):
         """{host: {'ok': n, 'changed': n, 'failed': n, ...}} from PLAY RECAP."""
@@ -173,6 +173,21 @@ def run_playbook(inventory, playbook="install.yml", *args, env=None):
                os.path.join(REPO, "playbooks", playbook)] + list(args)
     return PlayResult(subprocess.run(command, capture_output=True, text=True, env=ansible_env(env), cwd=REPO,
                                      check=False, timeout=900))
+
+
+def start_playbook(inventory, playbook="install.yml", *args, env=None):
+    """A playbook run in the background, in its own process group (a test may kill it mid-way); finish it with
+    finish_playbook()."""
+    command = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", inventory,
+               os.path.join(REPO, "playbooks", playbook)] + list(args)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=ansible_env(env), cwd=REPO, start_new_session=True)
+
+
+def finish_playbook(process, timeout=900):
+    """Wait for a start_playbook() run; its PlayResult."""
+    stdout, _ = process.communicate(timeout=timeout)
+    return PlayResult(subprocess.CompletedProcess(process.args, process.returncode, stdout, ""))
 
 
 def run_module(module, args, *extra, env=None):

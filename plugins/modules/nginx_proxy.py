@@ -86,7 +86,15 @@ options:
   https_port:
     description: Host port for HTTPS.
     type: int
-    default: 443"""
+    default: 443
+  drain_timeout:
+    description:
+      - After a reload, wait up to this many seconds until every NGINX worker that ran before it has exited, that
+        is until every request in flight at the reload (a streamed answer too) has ended; 0 does not wait.
+      - Used by the upgrade to know that no request still goes to the container it is about to stop. NGINX's
+        C(worker_shutdown_timeout) bounds how long such a worker may take.
+    type: int
+    default: 0"""
 
 EXAMPLES = r"""
 - name: NGINX in front of the gateway
@@ -114,6 +122,13 @@ container:
   description: name, id, status of the proxy container.
   returned: success, unless O(state=absent)
   type: dict
+drain:
+  description:
+    - After a reload with O(drain_timeout) - C(drained) (every old worker exited), C(seconds) waited and
+      C(old_workers) still running when the wait ended.
+  returned: when NGINX reloaded and O(drain_timeout) is set
+  type: dict
+  sample: {"drained": true, "seconds": 18.5, "old_workers": 0}
 nginx_error:
   description: What nginx -t said about a rejected configuration.
   returned: when the configuration was rejected
@@ -146,6 +161,7 @@ def main():
             config=dict(type="str"),
             http_port=dict(type="int", default=80),
             https_port=dict(type="int", default=443),
+            drain_timeout=dict(type="int", default=0),
             bind_address=BIND_ADDRESS_OPTION,
             restart_policy=RESTART_POLICY_OPTION,
             pull=PULL_OPTION,

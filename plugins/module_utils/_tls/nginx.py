@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     MANAGED_LABEL, APIError, ContainerError, DockerException, docker_client, ensure_image, ensure_network, explain, find,
@@ -20,7 +21,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, proxy_lock_path
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
-    port_number, safe_name, safe_path)
+    number_in_range, port_number, safe_name, safe_path)
 
 DEFAULT_PROXY_NAME = "gitlab-ai-gateway-proxy"
 # The proxy container (nginx_proxy, gateway_host_facts).
@@ -113,6 +114,58 @@ def reload(container):
         raise DuoError("nginx -s reload failed in {0}: {1}".format(container.name, result.output.decode("utf-8", "replace")))
 
 
+# What NGINX calls its workers in their process titles ("worker process", then "worker process is shutting
+# down" once a reload told them to finish what they hold and exit: src/os/unix/ngx_process_cycle.c).
+WORKER_TITLE = "worker process"
+
+
+def container_workers(container):
+    """PIDs of the NGINX workers in the container (``docker top``: the engine lists them; nothing runs inside)."""
+    listing = container.top()
+    titles = listing.get("Titles") or []
+    pid, command = titles.index("PID"), titles.index("CMD")
+    return {int(row[pid]) for row in listing.get("Processes") or [] if WORKER_TITLE in row[command]}
+
+
+def host_workers(pid_file, proc="/proc"):
+    """PIDs of the children of the NGINX master named in ``pid_file`` whose title says they are workers."""
+    try:
+        with open(pid_file) as handle:
+            master = handle.read().strip()
+    except OSError:
+        return set()
+    found = set()
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "stat")) as handle:
+                # pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+                parent = handle.read().rsplit(")", 1)[1].split()[1]
+            if parent != master:
+                continue
+            with open(os.path.join(proc, entry, "cmdline"), "rb") as handle:
+                title = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, IndexError):
+            continue  # the process ended while we read it
+        if WORKER_TITLE in title:
+            found.add(int(entry))
+    return found
+
+
+def wait_drained(workers, before, timeout, interval=0.5, clock=time.monotonic, sleep=time.sleep):
+    """After a reload: wait until every worker of ``before`` (the PIDs ``workers()`` gave before it) has exited -
+    so every request in flight at the reload has ended - or ``timeout`` seconds passed (NGINX's own
+    worker_shutdown_timeout ends them later). Returns dict(drained, seconds, old_workers)."""
+    started = clock()
+    while True:
+        left = len(set(before) & workers())
+        waited = clock() - started
+        if left == 0 or waited >= timeout:
+            return {"drained": left == 0, "seconds": round(waited, 2), "old_workers": left}
+        sleep(interval)
+
+
 def replace(client, name, want, labels):
     existing = find(client, name)
     if existing is not None:
@@ -186,8 +239,12 @@ def present_on_host(params, check_mode, run_command):
     if not running:
         host_run(run_command, commands["start"], "Starting NGINX")
     elif config_changed or params["state"] == "reloaded":
+        pid_file = params["pid_file"] or os.path.join(params["proxy_dir"], "nginx.pid")
+        before = host_workers(pid_file)
         host_run(run_command, commands["reload"], "Reloading NGINX")
         result["reloaded"] = True
+        if params.get("drain_timeout"):
+            result["drain"] = wait_drained(lambda: host_workers(pid_file), before, params["drain_timeout"])
     return result
 
 
@@ -229,8 +286,12 @@ def present_in_container(params, check_mode, client):
         if not before.get("running"):
             container.start()
         elif config_changed or params["state"] == "reloaded":
+            before = container_workers(container) if params.get("drain_timeout") else set()
             reload(container)
             result["reloaded"] = True
+            if params.get("drain_timeout"):
+                result["drain"] = wait_drained(lambda: container_workers(container), before,
+                                               params["drain_timeout"])
     container.reload()
     if container.status != "running":
         logs = container.logs(tail=20).decode("utf-8", "replace")
@@ -248,6 +309,8 @@ def check_names(params):
     for field in ("proxy_container_name", "network"):
         if params.get(field):
             safe_name(field, params[field])
+    if params.get("drain_timeout"):
+        number_in_range("drain_timeout", params["drain_timeout"], 0, 3600)
 
 
 def reconcile(params, check_mode, run_command):

@@ -15,7 +15,7 @@ ROLES = sorted(os.listdir(ROLES_DIR))
 # (variables a user sets on a host, read as such, never given a default by another role).
 PUBLISHED = {
     "ai_gateway": {"ai_gateway_plan", "ai_gateway_effective_url", "ai_gateway_installed_tag",
-                   "ai_gateway_installed_image"},
+                   "ai_gateway_installed_image", "ai_gateway_container_recreated"},
     "tls_proxy": {"tls_proxy_frontend"},
     "gitlab_settings": {"gitlab_settings_expected_url", "gitlab_settings_detected_version"},
 }
