@@ -15,8 +15,8 @@ ROLES = sorted(os.listdir(ROLES_DIR))
 # (variables a user sets on a host, read as such, never given a default by another role).
 PUBLISHED = {
     "ai_gateway": {"ai_gateway_plan", "ai_gateway_effective_url", "ai_gateway_installed_tag",
-                   "ai_gateway_installed_image", "ai_gateway_container_recreated"},
-    "tls_proxy": {"tls_proxy_frontend"},
+                   "ai_gateway_installed_image", "ai_gateway_container_recreated", "ai_gateway_upgrade_plan"},
+    "tls_proxy": {"tls_proxy_frontend", "tls_proxy_pool"},
     "gitlab_settings": {"gitlab_settings_expected_url", "gitlab_settings_detected_version"},
 }
 # Secrets the troubleshoot report must redact wherever the inventory holds them (model keys, the ACME EAB key).
