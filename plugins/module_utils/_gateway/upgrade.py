@@ -140,7 +140,8 @@ def skew_state(current_image, instance, version, served=()):
     if parts[:2] == running:
         return dict(state="matches", gateway_tag=tag, why="{0} is the release line of {1}".format(tag, release))
     if parts[:2] < running:
-        return dict(state="lags", gateway_tag=tag, why="{0} is for {1}, the instance runs {2}. Fix: run upgrade.yml"
+        return dict(state="lags", gateway_tag=tag, why="{0} is for {1}, the instance runs {2}. Fix: upgrade the gateway (upgrade.yml; install.yml also "
+                    "runs the instance's release, with a short gap)"
                     .format(tag, release, format_version(version)))
     return dict(state="leads", gateway_tag=tag, why="{0} is for {1}, newer than the instance's {2}; it is not "
                 "downgraded. Fix: upgrade GitLab, or replace the gateway deliberately".format(
