@@ -33,6 +33,40 @@ def release_tag_version(tag):
     return tuple(int(part) for part in match.groups())
 
 
+def release_parts(tag, field):
+    """(major, minor, patch) of ``tag``; InputError naming ``field`` when it is not a release tag."""
+    parts = release_tag_version(tag)
+    if parts is None:
+        raise InputError(field, tag, "not a self-hosted-vX.Y.Z-ee release tag (nightly and latest are not "
+                         "backward compatible)", "give a release tag such as self-hosted-v18.2.2-ee")
+    return parts
+
+
+def running_release(image):
+    """What a container's image reference (its ``Config.Image``) says about the release it runs:
+    ``(tag, parts, problem)``. ``repo:tag`` and ``repo:tag@sha256:...`` give their tag, ``repo@sha256:...`` none;
+    ``parts`` is (major, minor, patch) for a release tag, else None and ``problem`` says why and what to do."""
+    tag = image_tag(image or "")
+    parts = release_tag_version(tag)
+    if parts is not None:
+        return tag, parts, None
+    if tag is None and "@" in (image or ""):
+        problem = ("it runs {0} by digest alone, with no tag, so its release cannot be read. Fix: look the digest "
+                   "up in the registry, or let install.yml run the release tag for the instance's version (it runs "
+                   "repository:tag@sha256:...)".format(image))
+    elif tag is None:
+        problem = ("its image {0!r} has no tag (Docker reads that as latest). Fix: run the release tag for the "
+                   "instance's version (install.yml does)".format(image))
+    elif tag in MOVING_TAGS or tag.startswith("nightly"):
+        problem = ("it runs '{0}', which is built from the main branch and not backward compatible, so it has no "
+                   "release to compare. Fix: run the self-hosted-vX.Y.Z-ee tag for the instance's version "
+                   "(install.yml, or pin it with ai_gateway_image_tag)".format(tag))
+    else:
+        problem = ("its tag {0!r} is not a self-hosted-vX.Y.Z-ee release. Fix: run the release tag for the "
+                   "instance's version (install.yml, or pin it with ai_gateway_image_tag)".format(tag))
+    return tag, None, problem
+
+
 def release_tag(major, minor, patch):
     return "self-hosted-v{0}.{1}.{2}-ee".format(major, minor, patch)
 

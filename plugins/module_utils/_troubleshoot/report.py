@@ -15,6 +15,7 @@ import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import SEVERITIES, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import private_file, write_private
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import scrub
 
 ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
@@ -78,19 +79,6 @@ def fleet_markdown(reports):
             report["counts"]["info"], report["counts"]["ok"],
             _cell("{0}: {1}".format(first["id"], first["remedy"])) if first else "-"))
     return "\n".join(lines) + "\n"
-
-
-def private_file(path):
-    """``path`` opened for writing with mode 0600 from the first byte (never through a symlink); an existing
-    file is truncated and set back to 0600."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    os.fchmod(descriptor, 0o600)
-    return os.fdopen(descriptor, "wb")
-
-
-def write_private(path, text):
-    with private_file(path) as handle:
-        handle.write(text.encode("utf-8"))
 
 
 def write(report_dir, reports, secrets=()):

@@ -1,5 +1,5 @@
 """module_utils imports run one way: troubleshoot -> gateway -> {gitlab, tls} -> base floor (docker, http,
-validation, redaction) -> errors. A new import against that direction, or a cycle, fails here."""
+validation, redaction, lock, files) -> errors. A new import against that direction, or a cycle, fails here."""
 
 import ast
 import os
@@ -14,11 +14,12 @@ ALLOWED = {
     "_http": {"_errors"},
     "_docker": {"_errors"},
     "_lock": {"_errors"},
-    "_gitlab": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock"},
-    "_tls": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock"},
-    "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_gitlab", "_tls"},
-    "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_gitlab", "_tls",
-                      "_gateway"},
+    "_files": set(),
+    "_gitlab": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files"},
+    "_tls": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files"},
+    "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls"},
+    "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab",
+                      "_tls", "_gateway"},
 }
 
 

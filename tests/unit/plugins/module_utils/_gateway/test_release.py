@@ -2,7 +2,8 @@ import pytest
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import (
-    checked_image, choose_release, nearest_releases, pinned_release, release_tag_version, resolve)
+    checked_image, choose_release, nearest_releases, pinned_release, release_parts, release_tag_version, resolve,
+    running_release)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import parse_gitlab_version
 
 
@@ -120,3 +121,25 @@ def test_checked_image_refuses(image, problem):
     with pytest.raises(InputError) as info:
         checked_image(image)
     assert problem in info.value.msg and info.value.details["field"] == "image"
+
+
+@pytest.mark.parametrize("image, tag, parts", [
+    ("registry.example.com/gw:self-hosted-v18.2.10-ee", "self-hosted-v18.2.10-ee", (18, 2, 10)),
+    ("registry.example.com:5000/gw:self-hosted-v18.2.10-ee@sha256:" + "0" * 64, "self-hosted-v18.2.10-ee", (18, 2, 10)),
+    ("registry.example.com:5000/gw@sha256:" + "0" * 64, None, None),
+    ("registry.example.com:5000/gw", None, None),
+    ("gw:nightly", "nightly", None),
+    ("gw:v1.2.3", "v1.2.3", None),
+])
+def test_running_release_reads_every_form_of_config_image(image, tag, parts):
+    found_tag, found_parts, problem = running_release(image)
+    assert (found_tag, found_parts) == (tag, parts)
+    assert (problem is None) == (parts is not None)
+    assert problem is None or "Fix:" in problem
+
+
+def test_release_parts_names_the_field():
+    assert release_parts("self-hosted-v18.10.0-ee", "target_tag") == (18, 10, 0)
+    with pytest.raises(InputError) as info:
+        release_parts("latest", "pinned_tag")
+    assert info.value.details["field"] == "pinned_tag" and "self-hosted-v18.2.2-ee" in info.value.msg

@@ -1,0 +1,47 @@
+"""Report files: 0600 from the first byte, never through a symlink, and names that cannot meet."""
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import file_stem, write_private
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_written_0600_and_an_existing_file_set_back(tmp_path):
+    path = tmp_path / "report.md"
+    path.write_text("old and longer")
+    os.chmod(path, 0o644)
+    write_private(str(path), "new ✔")
+    assert path.read_text() == "new ✔" and mode(path) == 0o600
+
+
+def test_never_through_a_symlink(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    (tmp_path / "report.md").symlink_to(target)
+    with pytest.raises(OSError):
+        write_private(str(tmp_path / "report.md"), "x")
+    assert target.read_text() == "keep"
+
+
+@pytest.mark.parametrize("name", ["upgrade", "skew-2026.11", "gitlab.example.com", "prod_eu"])
+def test_a_safe_name_is_its_own_file_name(name):
+    assert file_stem(name) == name
+
+
+@pytest.mark.parametrize("name", ["prod/eu", "../etc/passwd", ".hidden", "..", "a b", "", "prod\neu", "é"])
+def test_an_unsafe_name_is_cleaned_and_tagged(name):
+    stem = file_stem(name)
+    assert "/" not in stem and not stem.startswith(".") and stem
+    assert all(char.isalnum() and char.isascii() or char in "_.-" for char in stem)
+
+
+def test_names_that_clean_alike_never_share_a_file():
+    names = ["prod/eu", "prod_eu", "prod eu", "prod:eu", "prod\\eu"]
+    assert len({file_stem(name) for name in names}) == len(names)
+    assert file_stem("prod/eu") == file_stem("prod/eu")
