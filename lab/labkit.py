@@ -5,11 +5,14 @@ import contextlib
 import io
 import json
 import os
+import hashlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import tarfile
+import tempfile
 
 import yaml
 
@@ -19,6 +22,7 @@ VENV_BIN = os.path.join(REPO, ".venv", "bin")
 REGISTRY = "127.0.0.1:5000"
 GATEWAY_REPOSITORY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
 IMAGE = REGISTRY + "/" + GATEWAY_REPOSITORY
+GATEWAY_STANDIN = os.path.join(REPO, "lab", "images", "gateway")
 
 
 def free_port():
@@ -29,6 +33,27 @@ def free_port():
 
 def lab_up():
     subprocess.run([LAB_SH, "up"], check=True, stdout=subprocess.DEVNULL)
+
+
+def gateway_standin_digest():
+    """A short hash of the gateway stand-in's sources (lab/images/gateway), for a tag of a build of them."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(GATEWAY_STANDIN)):
+        with open(os.path.join(GATEWAY_STANDIN, name), "rb") as handle:
+            digest.update(name.encode() + b"\0" + handle.read())
+    return digest.hexdigest()[:12]
+
+
+def build_gateway_standin(client, tag, version="self-hosted-v18.2.1-ee"):
+    """Build the gateway stand-in from lab/images/gateway with the host's busybox, as lab.sh does, into ``tag``
+    on the engine of ``client`` (a docker.DockerClient). Nothing is pushed: a test of a change to the stand-in runs
+    its own build and leaves the registry's release tags, which others use, alone."""
+    with tempfile.TemporaryDirectory() as context:
+        for name in os.listdir(GATEWAY_STANDIN):
+            shutil.copy(os.path.join(GATEWAY_STANDIN, name), context)
+        shutil.copy(shutil.which("busybox"), os.path.join(context, "busybox"))
+        image, _log = client.images.build(path=context, tag=tag, buildargs={"GATEWAY_VERSION": version}, rm=True)
+    return image
 
 
 class GitLabStandin:

@@ -11,4 +11,6 @@ fi
 [ -n "$AIGW_SELF_SIGNED_JWT__SIGNING_KEY" ] || log warning "AIGW_SELF_SIGNED_JWT__SIGNING_KEY is empty: Token creation failed"
 [ "$AIGW_AUTH__BYPASS_EXTERNAL" = "true" ] && log warning "Authentication is bypassed (AIGW_AUTH__BYPASS_EXTERNAL=true)"
 log info "Application startup complete"
+# With -ll and -e, busybox nc (networking/nc.c) forks a handler per connection and goes back to accept(), so
+# connections are served concurrently: a long stream does not hold up health checks or other requests.
 exec nc -ll -p "$port" -e /bin/sh /standin/handler.sh

@@ -2,6 +2,10 @@
 # One HTTP request on stdin, one answer on stdout; access log on stderr (the container log).
 read -r method path _proto
 path=$(printf '%s' "$path" | tr -d '\r')
+# FastAPI routes on the path alone; the query string only carries the stand-in's stream knobs.
+route=${path%%\?*}
+query=${path#"$route"}
+query=${query#\?}
 length=0
 auth=""
 while IFS= read -r line; do
@@ -21,7 +25,50 @@ respond() {
   echo "{\"logger\":\"api.access\",\"method\":\"$method\",\"path\":\"$path\",\"status\":\"${1%% *}\"}" >&2
 }
 
-case "$path" in
+query_param() {  # query_param NAME: its value in the query string (empty when absent)
+  printf '%s' "$query" | tr '&' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
+# POST /v1/chat/agent with "stream": true. The gateway (ai_gateway/api/v1/chat/agent.py, _handle_stream, and
+# StreamChatResponse in ai_gateway/api/v1/chat/typing.py) answers 200 with a StreamingResponse of media type
+# text/event-stream whose body is the model's text pieces as they come (no "data:" framing), sent by uvicorn
+# with Transfer-Encoding: chunked. The stand-in sends standin_chunks pieces ("chunk I/N" lines, default 5)
+# spread over standin_seconds (default 1, at most 120), then the line "end of stream: N chunks".
+stream_chat() {
+  chunks=$(query_param standin_chunks)
+  seconds=$(query_param standin_seconds)
+  chunks=${chunks:-5}
+  seconds=${seconds:-1}
+  case "$chunks$seconds" in *[!0-9]*)
+    respond "422 Unprocessable Entity" '{"detail":"standin_chunks and standin_seconds must be whole numbers"}'
+    return ;;
+  esac
+  if [ "$chunks" -lt 1 ] || [ "$chunks" -gt 1000 ] || [ "$seconds" -gt 120 ]; then
+    respond "422 Unprocessable Entity" '{"detail":"standin_chunks must be 1-1000 and standin_seconds 0-120"}'
+    return
+  fi
+  pause=$((seconds * 1000000 / chunks))
+  trap '' PIPE  # a write to a closed connection then fails instead of killing the handler
+  printf 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
+  i=1
+  while [ "$i" -le "$chunks" ]; do
+    usleep "$pause"
+    piece="chunk $i/$chunks
+"
+    # A client that went away ends the stream, and the access log says so.
+    if ! printf '%x\r\n%s\r\n' "${#piece}" "$piece" 2>/dev/null; then
+      echo "{\"logger\":\"api.access\",\"method\":\"$method\",\"path\":\"$path\",\"status\":\"200\",\"stream\":\"client disconnected, chunk $i of $chunks not delivered\"}" >&2
+      return
+    fi
+    i=$((i + 1))
+  done
+  piece="end of stream: $chunks chunks
+"
+  printf '%x\r\n%s\r\n0\r\n\r\n' "${#piece}" "$piece" 2>/dev/null
+  echo "{\"logger\":\"api.access\",\"method\":\"$method\",\"path\":\"$path\",\"status\":\"200\",\"stream\":\"$chunks chunks in ${seconds}s\"}" >&2
+}
+
+case "$route" in
   /monitoring/healthz)
     if [ -n "$STANDIN_HEALTHZ_STATUS" ]; then
       echo "{\"level\":\"error\",\"message\":\"health check failing: $STANDIN_HEALTHZ_STATUS\"}" >&2
@@ -37,7 +84,7 @@ if [ -z "$auth" ] && [ "$AIGW_AUTH__BYPASS_EXTERNAL" != "true" ]; then
   exit 0
 fi
 
-case "$method $path" in
+case "$method $route" in
   "POST /v1/chat/agent")
     model=$(printf '%s' "$body" | sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p')
     endpoint=$(printf '%s' "$body" | sed -n 's/.*"model_endpoint" *: *"\([^"]*\)".*/\1/p')
@@ -57,6 +104,10 @@ case "$method $path" in
         respond "404 Not Found" '{"detail":"litellm.NotFoundError: 404 Not Found"}'
         exit 0 ;;
     esac
+    if printf '%s' "$body" | grep -q '"stream" *: *true'; then
+      stream_chat
+      exit 0
+    fi
     respond "200 OK" "{\"response\":\"Hello from the AI gateway stand-in\",\"metadata\":{\"provider\":\"litellm\",\"model\":\"${model:-unknown}\",\"timestamp\":$(date +%s)}}" ;;
   "POST /v2/code/generations")
     # What the troubleshoot script's model check asks: a code generation through the model endpoint.
