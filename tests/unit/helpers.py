@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -349,6 +350,52 @@ class FakeNetworks:
         self.names.add(name)
 
 
+socket_module = socket  # exec_start's keyword is named socket, as in the SDK
+
+
+class FakeExecAPI:
+    """client.api's exec calls as the engine answers them (``docker exec -i``): exec_start(socket=True) gives the
+    hijacked connection as the SDK's UNIX transport does (a socket.SocketIO), carrying the process's standard input
+    one way and its output in the engine's 8-byte framed stream the other; ``exec_inspect`` has the exit code and
+    the command line, as the engine shows it. Each exec is recorded in ``calls`` as ("exec", container name,
+    command line, bytes read on stdin)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.execs = {}
+
+    def exec_create(self, container, cmd, stdin=False, stdout=True, stderr=True, **kwargs):
+        exec_id = "exec{0}".format(len(self.execs) + 1)
+        self.execs[exec_id] = {"name": self.client.containers.get(container).name, "cmd": cmd, "stdin": stdin}
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id, socket=False, **kwargs):  # pylint: disable=redefined-outer-name
+        record = self.execs[exec_id]
+        ours, engine = socket_module.socketpair()
+        exit_code, output = self.client.exec_answer(record["cmd"])
+        data = output.encode() if isinstance(output, str) else output
+        engine.sendall(struct.pack(">BxxxL", 1, len(data)) + data)
+        engine.shutdown(socket_module.SHUT_WR)
+        record.update(engine=engine, exit_code=exit_code)
+        return socket_module.SocketIO(ours, "rwb")
+
+    def exec_inspect(self, exec_id):
+        record = self.execs[exec_id]
+        if "input" not in record:
+            received = b""
+            record["engine"].settimeout(5)
+            while True:
+                chunk = record["engine"].recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            record["engine"].close()
+            record["input"] = received
+            self.client.calls.append(("exec", record["name"], record["cmd"], received))
+        return {"ID": exec_id, "ExitCode": record["exit_code"], "Running": False,
+                "ProcessConfig": {"entrypoint": record["cmd"][0], "arguments": record["cmd"][1:]}}
+
+
 class FakeDocker:
     """A docker.DockerClient stand-in. ``calls`` records every change (created, started, pulled ...) in order."""
 
@@ -358,6 +405,7 @@ class FakeDocker:
         self.containers = FakeContainers(self)
         self.images = FakeImages(self, local, registry)
         self.networks = FakeNetworks(self)
+        self.api = FakeExecAPI(self)
         self.exec_answers = {}
         self.run_answers = []
         self.container_logs = ""
