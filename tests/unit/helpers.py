@@ -216,9 +216,14 @@ class FakeContainer(Container):
     def _engine(self):
         return self.client.containers.by_id[self.id]
 
+    def _now(self):
+        """The name the engine has for this container now (``self.name`` is the snapshot's, as in the SDK)."""
+        return self._engine()["Name"][1:]
+
     def _state(self, running, status):
+        self.client.fault({"running": "start", "exited": "stop"}[status], self._now())
         self._engine()["State"].update(Running=running, Status=status)
-        self.client.calls.append((status, self.name))
+        self.client.calls.append((status, self._now()))
 
     def start(self, **kwargs):
         self._state(True, "running")
@@ -228,14 +233,17 @@ class FakeContainer(Container):
 
     def restart(self, **kwargs):
         self._state(True, "running")
-        self.client.calls[-1] = ("restarted", self.name)
+        self.client.calls[-1] = ("restarted", self._now())
 
     def remove(self, **kwargs):
+        name = self._now()
+        self.client.fault("remove", name)
         self.client.containers.by_id.pop(self.id)
-        self.client.calls.append(("removed", self.name))
+        self.client.calls.append(("removed", name))
 
     def rename(self, name):
-        self.client.calls.append(("renamed", self.name, name))
+        self.client.fault("rename", self._now())
+        self.client.calls.append(("renamed", self._now(), name))
         self._engine()["Name"] = "/" + name
 
     def exec_run(self, cmd, **kwargs):
@@ -269,6 +277,7 @@ class FakeContainers:
         """As ContainerCollection.create: the SDK turns the keyword arguments into the API's config (a TypeError
         for one it does not know), the engine fills in what it adds itself."""
         local = self.client.images.get(image)
+        self.client.fault("create", kwargs.get("name"))
         kwargs.update(image=image, command=command, version=DOCKER_API_VERSION)
         create_kwargs = _create_container_args(kwargs)
         host_config = dict(create_kwargs.pop("host_config"))
@@ -407,6 +416,7 @@ class FakeDocker:
         self.networks = FakeNetworks(self)
         self.api = FakeExecAPI(self)
         self.exec_answers = {}
+        self.faults = {}
         self.run_answers = []
         self.container_logs = ""
 
@@ -415,6 +425,15 @@ class FakeDocker:
 
     def info(self):
         return {"ServerVersion": "27.3.1", "Architecture": self.architecture, "DockerRootDir": "/var/lib/docker"}
+
+    def fault(self, action, name):
+        """Raise the error planted in ``faults`` for ``(action, name)`` or ``action`` (create, start, stop,
+        rename, remove), once: the engine refuses that one call."""
+        for key in ((action, name), action):
+            if key in self.faults:
+                error = self.faults.pop(key)
+                self.calls.append(("refused", action, name))
+                raise error
 
     def exec_answer(self, cmd):
         """The answer of the first ``exec_answers`` entry whose key is part of the command line; (0, "") else."""
