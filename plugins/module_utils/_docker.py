@@ -9,6 +9,8 @@ options and labels the gateway and the NGINX proxy have in common. Nothing here 
 
 from __future__ import annotations
 
+import time
+
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
@@ -19,10 +21,12 @@ try:
     from docker.errors import APIError, ContainerError, DockerException, ImageNotFound, NotFound  # pylint: disable=unused-import
     # RequestException is for callers: a lost or slow engine raises the HTTP layer's error, not Docker's.
     from requests.exceptions import RequestException  # pylint: disable=unused-import
+    from docker.utils.socket import consume_socket_output, frames_iter
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - docker_client() says how to install it before any of these is raised
     HAS_DOCKER = False
     APIError = ContainerError = DockerException = ImageNotFound = NotFound = RequestException = Exception
+    consume_socket_output = frames_iter = None
 
 # The docker_host option every Docker-facing module takes (documented in the doc fragment gitlab_duo.self_hosted.docker).
 DOCKER_HOST_OPTION = dict(type="str", fallback=(env_fallback, ["DOCKER_HOST"]))
@@ -115,6 +119,29 @@ def image_reference(registry_host, repository, tag, digest=None):
     """'host[:port]/repository:tag', pinned to ``digest`` ('...:tag@sha256:...') when one is given."""
     reference = "{0}/{1}:{2}".format(registry_host, repository.strip("/"), tag)
     return reference + "@" + digest if digest else reference
+
+
+def exec_with_input(container, command, data, wait=10):
+    """Run ``command`` in ``container`` with ``data`` (bytes) on its standard input, as ``docker exec -i``:
+    (exit code, standard output and error interleaved, as bytes). Use it for what only the process may know: an
+    exec's command line is shown by ``docker inspect`` of the exec and is in /proc/<pid>/cmdline for everyone
+    in the container, its standard input is neither. The engine reports the exit code once the output ended
+    (``wait`` seconds at most; None if it did not)."""
+    api = container.client.api
+    exec_id = api.exec_create(container.id, command, stdin=True, stdout=True, stderr=True)["Id"]
+    stream = api.exec_start(exec_id, socket=True)
+    try:
+        # A UNIX socket comes as socket.SocketIO (its socket is _sock); TLS sockets and SSH channels send.
+        getattr(stream, "_sock", stream).sendall(data)
+        output = consume_socket_output(data for _stream, data in frames_iter(stream, tty=False))
+    finally:
+        stream.close()
+    deadline = time.monotonic() + wait
+    while True:
+        exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        if exit_code is not None or time.monotonic() >= deadline:
+            return exit_code, output
+        time.sleep(0.1)
 
 
 def explain(exc):

@@ -11,10 +11,14 @@ module: gateway_deep_check
 short_description: Run the AI Gateway's own troubleshoot command inside its container
 version_added: 0.1.0
 description:
-  - Runs C(poetry run troubleshoot) with the documented options inside the gateway container and reads its
-    C(>> ... ✔) / C(✗) lines as findings.
-  - Its system-exchange step needs the gateway restarted with C(AIGW_AUTH__BYPASS_EXTERNAL=true); this module
-    does not do that. The troubleshoot role does, only when allowed, and always restarts the gateway without it.
+  - Runs the gateway's own C(troubleshoot) command (C(poetry run troubleshoot)) with the documented options inside
+    the gateway container and reads its C(>> ... ✔) lines and, when a check fails, the exception its traceback
+    ends with, as findings.
+  - The options (among them O(api_key)) never stand on the exec's command line, where C(docker inspect) of the exec
+    and every process in the container could read them; they go on the exec's standard input to a small wrapper
+    run with the image's Python (C(poetry run python -c)) that sets the script's C(sys.argv) in-process.
+  - Its model check needs the gateway restarted with C(AIGW_AUTH__BYPASS_EXTERNAL=true); this module does not do
+    that. The troubleshoot role does, only when allowed, and always restarts the gateway without it.
   - Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
@@ -40,7 +44,7 @@ options:
     description: C(--model-identifier), e.g. C(custom_openai/Mixtral-8x7B-Instruct-v0.1).
     type: str
   api_key:
-    description: C(--api-key) for the model.
+    description: C(--api-key) for the model; passed on the exec's standard input, never on a command line.
     type: str
   model_name:
     description:

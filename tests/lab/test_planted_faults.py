@@ -3,11 +3,13 @@
 see the diagnostics name it. tests/unit/.../test_catalogue.py checks that each catalogue id is emitted by code and
 named by a lab test."""
 
+import glob
 import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -236,8 +238,7 @@ def test_gateway_log_patterns(lab, run_id, line, finding_id):
 # -- The gateway's own troubleshoot command, as each release prints it ---------------------------------------
 
 def deep_container(lab, run_id, tag, port, **env):
-    environment = dict(HEALTHY_ENV, AIGW_FASTAPI__API_PORT=str(port), AIGW_AUTH__BYPASS_EXTERNAL="true",
-                       STANDIN_TROUBLESHOOT="release", **env)
+    environment = dict(HEALTHY_ENV, AIGW_FASTAPI__API_PORT=str(port), AIGW_AUTH__BYPASS_EXTERNAL="true", **env)
     container = lab.containers.run(IMAGE + ":" + tag, detach=True, name="duo-deep-" + run_id, network_mode="host",
                                    environment=environment, labels={"gitlab_duo.test": run_id})
     deadline = time.time() + 15
@@ -269,6 +270,52 @@ def test_a_failed_troubleshoot_run_quotes_the_exception_line(lab, run_id, gitlab
     assert evidence.startswith("RuntimeError: >> Failed to access the mixtral model."), evidence
     assert "Traceback" not in evidence and "status code: 500" in evidence
     assert secret not in output and secret not in json.dumps(result)
+
+
+def test_the_deep_test_key_is_on_no_command_line_while_it_runs(lab, run_id, gitlab_factory, tmp_path):
+    """The API key travels on the exec's standard input to a wrapper that sets the script's argv in-process: while
+    the gateway's troubleshoot runs (paused inside), no process in the container (/proc/*/cmdline), no exec the
+    engine shows (docker inspect of the exec) and no process on this host holds it; the script did get it."""
+    gitlab = gitlab_factory("18.2.1-ee")
+    port = free_port()
+    secret = "sk-planted-{0}-cmdline-key".format(run_id)
+    container = deep_container(lab, run_id, "self-hosted-v18.2.10-ee", port, STANDIN_TROUBLESHOOT_PAUSE="4",
+                               AIGW_GITLAB_URL=gitlab.url, AIGW_GITLAB_API_URL=gitlab.url + "/api/v4/")
+    # The key reaches the module as a variable (ansible's -e @file), so the harness's own command line lacks it too.
+    variables = tmp_path / "key.json"
+    variables.write_text(json.dumps({"planted_key": secret}))
+    args = {"name": "duo-deep-" + run_id, "endpoint": "localhost:{0}".format(port), "model_family": "mixtral",
+            "model_endpoint": "http://127.0.0.1:9/v1", "api_key": "{{ planted_key }}"}
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(
+        answer=run_module("gateway_deep_check", args, "-e", "@" + str(variables))))
+    runner.start()
+    in_container, execs, on_host = [], {}, []
+    listing = ["sh", "-c", "for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' <\"$f\"; echo; done"]
+    while runner.is_alive():
+        in_container += container.exec_run(listing).output.decode("utf-8", "replace").splitlines()
+        container.reload()
+        for exec_id in container.attrs.get("ExecIDs") or []:
+            execs[exec_id] = lab.api.exec_inspect(exec_id)
+        for path in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                with open(path, "rb") as handle:
+                    if secret.encode() in handle.read():
+                        on_host.append(path)
+            except OSError:
+                continue
+        time.sleep(0.2)
+    runner.join()
+    rc, result, output = outcome["answer"]
+    assert rc == 0, output
+    assert any("troubleshoot_selfhosted_installation" in line for line in in_container), "the run was not seen"
+    assert [line for line in in_container if secret in line] == [], "a process in the container had the key"
+    assert any("troubleshoot_selfhosted_installation" in json.dumps(item) for item in execs.values()), execs
+    assert secret not in json.dumps(execs), "docker inspect of an exec showed the key"
+    assert on_host == [], "a process on the host had the key on its command line"
+    # The script had it: its failure message lists the parameters it was given (redacted on the way out).
+    evidence = {item["id"]: item for item in result["findings"]}["gateway.deep_test_failed"]["evidence"]
+    assert "api_key: <redacted>" in evidence and secret not in output
 
 
 def test_model_families_follow_the_gateway_release(lab, run_id):

@@ -24,9 +24,7 @@ def setup(run_id, gitlab_factory, tmp_path):
     inventory = write_inventory(
         tmp_path / "inventory.yml", gitlab, gateway, 0, run_id,
         # The gateway shares the host network, so it reaches the GitLab stand-in on loopback.
-        # STANDIN_TROUBLESHOOT=release: the deep test prints what the gateway's own script prints.
-        ai_gateway_network_mode="host", ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(api_port),
-                                                        "STANDIN_TROUBLESHOOT": "release"},
+        ai_gateway_network_mode="host", ai_gateway_env={"AIGW_FASTAPI__API_PORT": str(api_port)},
         ai_gateway_url="http://gateway.duo-lab.test:{0}".format(api_port),
         ai_gateway_secret_env={"MODEL_API_KEY": MODEL_KEY})
     extra = ["-e", json.dumps({"troubleshoot_user": "duo-user", "troubleshoot_llm_log": str(llm_log),

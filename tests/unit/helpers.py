@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -215,9 +216,14 @@ class FakeContainer(Container):
     def _engine(self):
         return self.client.containers.by_id[self.id]
 
+    def _now(self):
+        """The name the engine has for this container now (``self.name`` is the snapshot's, as in the SDK)."""
+        return self._engine()["Name"][1:]
+
     def _state(self, running, status):
+        self.client.fault({"running": "start", "exited": "stop"}[status], self._now())
         self._engine()["State"].update(Running=running, Status=status)
-        self.client.calls.append((status, self.name))
+        self.client.calls.append((status, self._now()))
 
     def start(self, **kwargs):
         self._state(True, "running")
@@ -227,14 +233,17 @@ class FakeContainer(Container):
 
     def restart(self, **kwargs):
         self._state(True, "running")
-        self.client.calls[-1] = ("restarted", self.name)
+        self.client.calls[-1] = ("restarted", self._now())
 
     def remove(self, **kwargs):
+        name = self._now()
+        self.client.fault("remove", name)
         self.client.containers.by_id.pop(self.id)
-        self.client.calls.append(("removed", self.name))
+        self.client.calls.append(("removed", name))
 
     def rename(self, name):
-        self.client.calls.append(("renamed", self.name, name))
+        self.client.fault("rename", self._now())
+        self.client.calls.append(("renamed", self._now(), name))
         self._engine()["Name"] = "/" + name
 
     def exec_run(self, cmd, **kwargs):
@@ -268,6 +277,7 @@ class FakeContainers:
         """As ContainerCollection.create: the SDK turns the keyword arguments into the API's config (a TypeError
         for one it does not know), the engine fills in what it adds itself."""
         local = self.client.images.get(image)
+        self.client.fault("create", kwargs.get("name"))
         kwargs.update(image=image, command=command, version=DOCKER_API_VERSION)
         create_kwargs = _create_container_args(kwargs)
         host_config = dict(create_kwargs.pop("host_config"))
@@ -349,6 +359,52 @@ class FakeNetworks:
         self.names.add(name)
 
 
+socket_module = socket  # exec_start's keyword is named socket, as in the SDK
+
+
+class FakeExecAPI:
+    """client.api's exec calls as the engine answers them (``docker exec -i``): exec_start(socket=True) gives the
+    hijacked connection as the SDK's UNIX transport does (a socket.SocketIO), carrying the process's standard input
+    one way and its output in the engine's 8-byte framed stream the other; ``exec_inspect`` has the exit code and
+    the command line, as the engine shows it. Each exec is recorded in ``calls`` as ("exec", container name,
+    command line, bytes read on stdin)."""
+
+    def __init__(self, client):
+        self.client = client
+        self.execs = {}
+
+    def exec_create(self, container, cmd, stdin=False, stdout=True, stderr=True, **kwargs):
+        exec_id = "exec{0}".format(len(self.execs) + 1)
+        self.execs[exec_id] = {"name": self.client.containers.get(container).name, "cmd": cmd, "stdin": stdin}
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id, socket=False, **kwargs):  # pylint: disable=redefined-outer-name
+        record = self.execs[exec_id]
+        ours, engine = socket_module.socketpair()
+        exit_code, output = self.client.exec_answer(record["cmd"])
+        data = output.encode() if isinstance(output, str) else output
+        engine.sendall(struct.pack(">BxxxL", 1, len(data)) + data)
+        engine.shutdown(socket_module.SHUT_WR)
+        record.update(engine=engine, exit_code=exit_code)
+        return socket_module.SocketIO(ours, "rwb")
+
+    def exec_inspect(self, exec_id):
+        record = self.execs[exec_id]
+        if "input" not in record:
+            received = b""
+            record["engine"].settimeout(5)
+            while True:
+                chunk = record["engine"].recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            record["engine"].close()
+            record["input"] = received
+            self.client.calls.append(("exec", record["name"], record["cmd"], received))
+        return {"ID": exec_id, "ExitCode": record["exit_code"], "Running": False,
+                "ProcessConfig": {"entrypoint": record["cmd"][0], "arguments": record["cmd"][1:]}}
+
+
 class FakeDocker:
     """A docker.DockerClient stand-in. ``calls`` records every change (created, started, pulled ...) in order."""
 
@@ -358,7 +414,9 @@ class FakeDocker:
         self.containers = FakeContainers(self)
         self.images = FakeImages(self, local, registry)
         self.networks = FakeNetworks(self)
+        self.api = FakeExecAPI(self)
         self.exec_answers = {}
+        self.faults = {}
         self.run_answers = []
         self.container_logs = ""
 
@@ -367,6 +425,15 @@ class FakeDocker:
 
     def info(self):
         return {"ServerVersion": "27.3.1", "Architecture": self.architecture, "DockerRootDir": "/var/lib/docker"}
+
+    def fault(self, action, name):
+        """Raise the error planted in ``faults`` for ``(action, name)`` or ``action`` (create, start, stop,
+        rename, remove), once: the engine refuses that one call."""
+        for key in ((action, name), action):
+            if key in self.faults:
+                error = self.faults.pop(key)
+                self.calls.append(("refused", action, name))
+                raise error
 
     def exec_answer(self, cmd):
         """The answer of the first ``exec_answers`` entry whose key is part of the command line; (0, "") else."""

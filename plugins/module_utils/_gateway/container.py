@@ -291,7 +291,8 @@ class GatewayManager:
         ok, health = self.wait_healthy(container)
         if ok:
             if previous is not None:
-                self.step("remove " + previous.name, lambda: previous.remove(force=True),
+                # previous.name is the SDK's snapshot from before the rename: name it as the engine does now.
+                self.step("remove " + spec.name + PREVIOUS_SUFFIX, lambda: previous.remove(force=True),
                           "run again: the next run removes it, since {0} is healthy".format(spec.name),
                           changed=True, health=health)
             return container, health

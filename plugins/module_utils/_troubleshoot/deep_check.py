@@ -10,6 +10,14 @@ read at every self-hosted release tag): each passed check prints ``>> ... ✔``;
 Python prints a traceback whose LAST lines are the exception and its message (the cause), and exits 1; argparse
 refuses an unknown option value with ``troubleshoot: error: ...`` and exit 2. Releases before 17.9 take
 ``--model-name``; from 17.9 ``--model-family`` accepts only the release's SUPPORTED_MODEL_FAMILIES.
+
+How it is run: never with its options on the exec's command line (``docker inspect`` of the exec and every
+process in the container can read that: /proc/<pid>/cmdline), since ``--api-key`` is one of them. The image's
+console script ``troubleshoot`` is pyproject.toml's ``[project.scripts] troubleshoot =
+"ai_gateway.scripts.troubleshoot_selfhosted_installation:troubleshoot"`` (every release from 17.6), and
+``troubleshoot()`` reads its options with ``argparse`` from ``sys.argv``; so ``WRAPPER`` runs in the image's
+Python (``poetry run python -c``), reads the options from its standard input, one a line up to an empty line,
+sets ``sys.argv`` in-process and does what the console script does: ``sys.exit(troubleshoot())``.
 """
 
 from __future__ import annotations
@@ -17,13 +25,15 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import docker_client, find
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
+    docker_client, exec_with_input, find)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import release_tag_version
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import finding, passed
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gateway_checks import (
     http_post_json_command)
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import no_control_characters
 
 OPTIONS = ("endpoint", "model_family", "model_endpoint", "model_identifier", "api_key")
 FAILED_MARKS = ("✗", "✘")
@@ -34,6 +44,19 @@ FAMILIES_SINCE_17_9 = ("mistral", "mixtral", "gpt", "claude_3")
 CLAUDE_3_REMOVED = (18, 10, 0)
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)|Exception)(: ?|$)")
 _FRAME_LINE = re.compile(r'^\s+File "|^\s{4}\S|^\s+\^+$')
+# The console script's own lines (the image's .venv/bin/troubleshoot), with sys.argv taken from standard input.
+WRAPPER = "\n".join((
+    "import sys",
+    "arguments = []",
+    "for line in iter(sys.stdin.readline, ''):",
+    "    line = line.rstrip('\\n')",
+    "    if not line:",
+    "        break",
+    "    arguments.append(line)",
+    "sys.argv = ['troubleshoot'] + arguments",
+    "from ai_gateway.scripts.troubleshoot_selfhosted_installation import troubleshoot",
+    "sys.exit(troubleshoot())",
+    ""))
 
 
 def model_families(release):
@@ -58,10 +81,9 @@ def image_release(image_ref):
     return release_tag_version(last.rsplit(":", 1)[-1]) if ":" in last else None
 
 
-def command(options, release=None):
-    """``poetry run troubleshoot`` with the documented options that are set, as gateway ``release`` spells them;
-    DuoError for a model family that release does not offer."""
-    line = ["poetry", "run", "troubleshoot"]
+def arguments(options, release=None):
+    """The documented options that are set, as gateway ``release`` spells them (``--name=value``); DuoError for a
+    model family that release does not offer, or a value with a control character (one option a line)."""
     families = model_families(release)
     family = options.get("model_family")
     if family and families is not None and family not in families:
@@ -70,11 +92,24 @@ def command(options, release=None):
                            family, "self-hosted-v{0}.{1}.{2}-ee".format(*release) if release else "built from main",
                            ", ".join(families), " claude_3 was removed in 2026-02 (gateway 18.10)."
                            if family == "claude_3" else ""), model_families=families)
+    line = []
     for name in OPTIONS:
         if options.get(name):
+            if name == "api_key":
+                if any(ord(char) < 0x20 or ord(char) == 0x7F for char in options[name]):
+                    raise DuoError("api_key contains a control character (newline, tab, ...). Fix: remove it; check "
+                                   "for a stray newline from a file lookup (add | trim).", field="api_key")
+            else:
+                no_control_characters(name, options[name])
             flag = "model-name" if name == "model_family" and families is None and release else name.replace("_", "-")
             line.append("--{0}={1}".format(flag, options[name]))
     return line
+
+
+def command(options, release=None):
+    """(the exec's command line, its standard input): ``WRAPPER`` in the image's Python, the options on stdin."""
+    return (["poetry", "run", "python", "-c", WRAPPER],
+            "".join(argument + "\n" for argument in arguments(options, release)).encode("utf-8") + b"\n")
 
 
 def failure_cause(output):
@@ -114,7 +149,9 @@ def parse(output):
 
 
 def findings(exit_code, output):
-    if exit_code in (126, 127) or "executable file not found" in (output or ""):
+    # No poetry, no python in the image, or an image without the script (before 17.6): nothing was checked.
+    if exit_code in (126, 127, None) or "executable file not found" in (output or "") \
+            or "No module named 'ai_gateway" in (output or ""):
         return [finding("gateway.check_could_not_run", "poetry run troubleshoot: could not run: exit code {0}: "
                         "{1}".format(exit_code, (output or "").strip()[-300:]))]
     passed_steps, failed_steps = parse(output)
@@ -146,9 +183,10 @@ def run(params):
     container = find(docker_client(params["docker_host"]), params["name"])
     if container is None:
         raise DuoError("No container named {0!r}. Fix: install the gateway first.".format(params["name"]))
-    result = container.exec_run(command(params, image_release(container.attrs["Config"]["Image"])))
-    output = redact(result.output.decode("utf-8", "replace"), [params["api_key"]])
-    found = findings(result.exit_code, output)
+    argv, options = command(params, image_release(container.attrs["Config"]["Image"]))
+    exit_code, raw = exec_with_input(container, argv, options)
+    output = redact(raw.decode("utf-8", "replace"), [params["api_key"]])
+    found = findings(exit_code, output)
     if params["model_name"]:
         port = (params["endpoint"] or "localhost:5052").rsplit(":", 1)[-1]
         answer = container.exec_run(http_post_json_command(

@@ -119,3 +119,11 @@ def test_explain_adds_the_fix(error, fix):
 
 def test_explain_leaves_other_errors_alone():
     assert _docker.explain(APIError("no such network")) == "no such network"
+
+
+def test_exec_with_input_sends_stdin_and_reads_the_framed_output():
+    engine = FakeDocker(local=["gw:1"])
+    container = engine.containers.create("gw:1", name="gw")
+    engine.exec_answers = {"cat": (3, "out and err\n")}
+    assert _docker.exec_with_input(container, ["cat"], b"secret on stdin\n") == (3, b"out and err\n")
+    assert engine.calls[-1] == ("exec", "gw", ["cat"], b"secret on stdin\n")

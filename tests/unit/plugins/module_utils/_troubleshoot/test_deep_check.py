@@ -1,7 +1,12 @@
-"""The gateway's own `poetry run troubleshoot`: its command line, its `>> ... ✔` lines read as findings, the model
-call through /v1/chat/agent, and run() inside a fake container with the API key redacted from every output."""
+"""The gateway's own `poetry run troubleshoot`: its options (on the exec's standard input, never its command line),
+the wrapper that hands them to the script in-process, its `>> ... ✔` lines read as findings, the model call
+through /v1/chat/agent, and run() inside a fake container with the API key redacted from every output."""
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -21,12 +26,75 @@ Connecting to http://vllm:8000/v1 with api_key=sk-deep-test-key failed
 """
 
 
-def test_command_has_only_the_options_that_are_set():
-    assert deep_check.command({}) == ["poetry", "run", "troubleshoot"]
-    assert deep_check.command({"endpoint": "localhost:5052", "model_family": "mistral", "model_endpoint": None,
-                               "model_identifier": "", "api_key": API_KEY, "model_name": "ignored"}) == [
-        "poetry", "run", "troubleshoot", "--endpoint=localhost:5052", "--model-family=mistral",
-        "--api-key=" + API_KEY]
+def test_the_options_that_are_set_go_on_stdin_and_the_command_line_is_fixed():
+    assert deep_check.command({}) == (["poetry", "run", "python", "-c", deep_check.WRAPPER], b"\n")
+    argv, stdin = deep_check.command({"endpoint": "localhost:5052", "model_family": "mistral", "model_endpoint": None,
+                                      "model_identifier": "", "api_key": API_KEY, "model_name": "ignored"})
+    assert argv == ["poetry", "run", "python", "-c", deep_check.WRAPPER] and API_KEY not in repr(argv)
+    assert stdin == "--endpoint=localhost:5052\n--model-family=mistral\n--api-key={0}\n\n".format(API_KEY).encode()
+    # Before 17.9 the family is --model-name.
+    assert deep_check.arguments({"model_family": "mistral"}, (17, 8, 0)) == ["--model-name=mistral"]
+
+
+@pytest.mark.parametrize("name", ["api_key", "model_endpoint"])
+def test_a_value_with_a_newline_is_refused_and_a_key_never_shown(name):
+    with pytest.raises(DuoError) as info:
+        deep_check.command({name: "sk-first-line\n--endpoint=evil:1"})
+    assert info.value.details["field"] == name and "control character" in info.value.msg
+    assert name == "model_endpoint" or "sk-first-line" not in info.value.msg
+
+
+# The script as every release defines its parser (ai_gateway/scripts/troubleshoot_selfhosted_installation.py,
+# troubleshoot(): argparse over sys.argv), shortened to its options; it prints what it parsed and its own command
+# line, and waits until the test has read the process table.
+SCRIPT = """import argparse, json, os, sys, time
+def troubleshoot():
+    parser = argparse.ArgumentParser(description="Test AI Gateway and model access")
+    parser.add_argument("--endpoint", default="localhost:5052")
+    parser.add_argument("--model-family", required=False, choices=["mistral", "mixtral", "gpt", "llama3"])
+    parser.add_argument("--model-endpoint", required=False, default="http://localhost:4000")
+    parser.add_argument("--model-identifier", required=False)
+    parser.add_argument("--api-key")
+    args = parser.parse_args()
+    print(json.dumps(vars(args)), flush=True)
+    deadline = time.time() + 10
+    while not os.path.exists(os.environ["RELEASE"]) and time.time() < deadline:
+        time.sleep(0.05)
+    if args.model_family == "gpt":
+        raise RuntimeError("model unreachable")
+"""
+
+
+def test_the_wrapper_hands_stdin_to_the_script_in_process_and_no_command_line_holds_the_key(tmp_path):
+    package = tmp_path / "ai_gateway" / "scripts"
+    package.mkdir(parents=True)
+    for directory in (package.parent, package):
+        (directory / "__init__.py").write_text("")
+    (package / "troubleshoot_selfhosted_installation.py").write_text(SCRIPT)
+    release = tmp_path / "release"
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), RELEASE=str(release))
+    argv, stdin = deep_check.command({"endpoint": "gw:5052", "model_family": "mixtral", "api_key": API_KEY})
+    process = subprocess.Popen([sys.executable] + argv[3:], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env)
+    process.stdin.write(stdin)
+    process.stdin.flush()
+    parsed = json.loads(process.stdout.readline())
+    assert parsed == {"endpoint": "gw:5052", "model_family": "mixtral", "model_endpoint": "http://localhost:4000",
+                      "model_identifier": None, "api_key": API_KEY}
+    with open("/proc/{0}/cmdline".format(process.pid), "rb") as handle:
+        cmdline = handle.read()
+    assert b"troubleshoot_selfhosted_installation" in cmdline and API_KEY.encode() not in cmdline
+    release.write_text("")
+    assert process.wait(10) == 0
+    # A failed check: the script's exception, exit 1, as the console script would end.
+    argv, stdin = deep_check.command({"model_family": "gpt"})
+    failed = subprocess.run([sys.executable] + argv[3:], input=stdin, capture_output=True, env=env, check=False)
+    assert failed.returncode == 1 and failed.stderr.decode().splitlines()[-1] == "RuntimeError: model unreachable"
+    # argparse's refusal: exit 2, as with the options on the command line.
+    refused = subprocess.run([sys.executable] + argv[3:], input=b"--model-family=claude_3\n\n", capture_output=True,
+                             env=env, check=False)
+    assert refused.returncode == 2 and "troubleshoot: error: argument --model-family: invalid choice" in \
+        refused.stderr.decode()
 
 
 def test_parse_passed_and_failed_steps():
@@ -75,7 +143,7 @@ def engine(monkeypatch):
 
 
 def test_run_redacts_the_key_and_asks_the_model(engine):
-    engine.exec_answers = {"poetry run troubleshoot": (1, FAILING),
+    engine.exec_answers = {"troubleshoot_selfhosted_installation": (1, FAILING),
                            "/v1/chat/agent": (0, '{"response": "Hello! key sk-deep-test-key"}')}
     params = module_params("gateway_deep_check", api_key=API_KEY, endpoint="localhost:5053", model_name="mistral",
                            model_endpoint="http://vllm:8000/v1")
@@ -83,16 +151,26 @@ def test_run_redacts_the_key_and_asks_the_model(engine):
     assert result["changed"] is False and API_KEY not in json.dumps(result)
     assert "with api_key=<redacted> failed" in result["output"]
     assert [item["id"] for item in result["findings"]] == ["gateway.deep_test_failed", "gateway.model_via_gateway.ok"]
-    chat = [call[2] for call in engine.calls if call[0] == "exec"][1]
+    execs = [call for call in engine.calls if call[0] == "exec"]
+    assert API_KEY not in repr([call[2] for call in execs]), "the key was on an exec's command line"
+    assert "--api-key={0}\n".format(API_KEY).encode() in execs[0][3], "the key goes on the exec's stdin"
+    chat = execs[1][2]
     assert chat[3] == "http://127.0.0.1:5053/v1/chat/agent" and json.loads(chat[4])["stream"] is False
     assert engine.changes()[-1] == ("running", "gitlab-ai-gateway"), "the deep test changed the container"
 
 
 def test_run_without_a_model_asks_once(engine):
-    engine.exec_answers = {"poetry run troubleshoot": (0, HEALTHY)}
+    engine.exec_answers = {"troubleshoot_selfhosted_installation": (0, HEALTHY)}
     result = deep_check.run(module_params("gateway_deep_check"))
     assert [item["id"] for item in result["findings"]] == ["gateway.deep_test.ok"]
-    assert [call[2] for call in engine.calls if call[0] == "exec"] == [["poetry", "run", "troubleshoot"]]
+    assert [call[2:] for call in engine.calls if call[0] == "exec"] == [
+        (["poetry", "run", "python", "-c", deep_check.WRAPPER], b"\n")]
+
+
+def test_an_image_without_the_script_could_not_run():
+    output = ("Traceback (most recent call last):\n  File \"<string>\", line 9, in <module>\nModuleNotFoundError: No "
+              "module named 'ai_gateway.scripts.troubleshoot_selfhosted_installation'\n")
+    assert [item["id"] for item in deep_check.findings(1, output)] == ["gateway.check_could_not_run"]
 
 
 def test_run_without_the_container(engine):
