@@ -70,6 +70,15 @@ stream_chat() {
 
 case "$route" in
   /monitoring/healthz)
+    # STANDIN_HEALTHZ_FAIL_AFTER=N: healthy for the first N checks, then 503 (a release that passes its start-up
+    # check and then fails): each check leaves a mark in /tmp, which every request's handler shares.
+    if [ -n "$STANDIN_HEALTHZ_FAIL_AFTER" ]; then
+      : >>/tmp/standin-healthz-checks
+      echo x >>/tmp/standin-healthz-checks
+      if [ "$(wc -l </tmp/standin-healthz-checks)" -gt "$STANDIN_HEALTHZ_FAIL_AFTER" ]; then
+        STANDIN_HEALTHZ_STATUS="503 Service Unavailable"
+      fi
+    fi
     if [ -n "$STANDIN_HEALTHZ_STATUS" ]; then
       echo "{\"level\":\"error\",\"message\":\"health check failing: $STANDIN_HEALTHZ_STATUS\"}" >&2
       respond "$STANDIN_HEALTHZ_STATUS" '{"status":"unhealthy"}'
