@@ -180,13 +180,16 @@ class Poller(_Background):
     """GET ``url`` ``rate`` times a second in a background thread until ``max_seconds`` or ``max_requests`` is
     reached or stop() is called. One request at a time: a request slower than the interval delays the next one
     (missed slots are not made up), so a hanging server lowers the rate rather than piling up connections.
+    With ``keep_alive`` (the default, as a client with a connection pool) a connection the server closes while
+    idle (an NGINX reload does) can fail the next request; ``keep_alive=False`` opens one per request.
 
     with Poller("http://127.0.0.1:5052/monitoring/healthz", rate=20, max_seconds=30) as poller:
         ...                      # do the upgrade
     result = poller.result      # PollResult
     """
 
-    def __init__(self, url, rate=20, max_seconds=60, max_requests=None, verify=True, timeout=2.0, headers=None):
+    def __init__(self, url, rate=20, max_seconds=60, max_requests=None, verify=True, timeout=2.0, headers=None,
+                 keep_alive=True):
         self.addresses = check_url(url)
         self.url = url
         self.rate = _bounded("rate", rate, 0.1, MAX_RATE)
@@ -196,6 +199,8 @@ class Poller(_Background):
             if max_requests is not None else None
         self.timeout = _bounded("timeout", timeout, 0.05, 60)
         self.headers = dict(headers or {})
+        if not keep_alive:  # a new connection per request: an NGINX reload closing idle ones cannot touch it
+            self.headers["Connection"] = "close"
         self._stop = threading.Event()
         super().__init__(verify)
 

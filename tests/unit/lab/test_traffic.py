@@ -177,3 +177,10 @@ def test_a_poll_ignores_proxy_variables_and_redirects(monkeypatch):
     with LoopbackHTTP(routes) as server:
         result = Poller(server.url + "/", rate=20, max_requests=2).start().wait(5)
     assert result.statuses == {302: 2} and result.failed == 0
+
+
+def test_a_poll_without_keep_alive_asks_for_a_new_connection_each_time():
+    with LoopbackHTTP({("GET", "/"): Answer(200, "ok")}) as server:
+        Poller(server.url + "/", rate=50, max_requests=2, keep_alive=False).start().wait(5)
+        Poller(server.url + "/", rate=50, max_requests=1).start().wait(5)
+    assert [request["headers"].get("Connection") for request in server.requests] == ["close", "close", "keep-alive"]
