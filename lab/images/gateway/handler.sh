@@ -8,12 +8,14 @@ query=${path#"$route"}
 query=${query#\?}
 length=0
 auth=""
+forwarded=""
 while IFS= read -r line; do
   line=$(printf '%s' "$line" | tr -d '\r')
   [ -z "$line" ] && break
   case "$line" in
     [Cc]ontent-[Ll]ength:*) length=$(printf '%s' "${line#*:}" | tr -d ' ') ;;
     [Aa]uthorization:*) auth="${line#*:}" ;;
+    [Xx]-[Ff]orwarded-[Ff]or:*) forwarded="${line#*:}" ;;
   esac
 done
 body=""
@@ -70,14 +72,10 @@ stream_chat() {
 
 case "$route" in
   /monitoring/healthz)
-    # STANDIN_HEALTHZ_FAIL_AFTER=N: healthy for the first N checks, then 503 (a release that passes its start-up
-    # check and then fails): each check leaves a mark in /tmp, which every request's handler shares.
-    if [ -n "$STANDIN_HEALTHZ_FAIL_AFTER" ]; then
-      : >>/tmp/standin-healthz-checks
-      echo x >>/tmp/standin-healthz-checks
-      if [ "$(wc -l </tmp/standin-healthz-checks)" -gt "$STANDIN_HEALTHZ_FAIL_AFTER" ]; then
-        STANDIN_HEALTHZ_STATUS="503 Service Unavailable"
-      fi
+    # STANDIN_FAIL_BEHIND_PROXY=true: healthy when asked directly, 503 when asked through a proxy (the request
+    # carries X-Forwarded-For): a release that passes its own health gate and then fails behind NGINX.
+    if [ "$STANDIN_FAIL_BEHIND_PROXY" = "true" ] && [ -n "$forwarded" ]; then
+      STANDIN_HEALTHZ_STATUS="503 Service Unavailable"
     fi
     if [ -n "$STANDIN_HEALTHZ_STATUS" ]; then
       echo "{\"level\":\"error\",\"message\":\"health check failing: $STANDIN_HEALTHZ_STATUS\"}" >&2
