@@ -211,7 +211,7 @@ def start_playbook(inventory, playbook="install.yml", *args, env=None):
 
 def finish_playbook(process, timeout=900):
     """Wait for a start_playbook() run; its PlayResult."""
-    stdout, _ = process.communicate(timeout=timeout)
+    stdout = process.communicate(timeout=timeout)[0]
     return PlayResult(subprocess.CompletedProcess(process.args, process.returncode, stdout, ""))
 
 
