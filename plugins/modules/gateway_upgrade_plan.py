@@ -53,7 +53,7 @@ options:
       - Active (billable) Duo users the instance expects (C(ai_gateway_expected_users)); adds RV(sizing).
     type: int
   pool_size:
-    description: How many gateways serve the instance; RV(sizing.warning) when fewer than needed.
+    description: How many gateways serve the instance; C(sizing.warning) when fewer than needed.
     type: int
   request_seconds:
     description:

@@ -186,11 +186,11 @@ def sizing_warning(sizing, pool_size):
     """A sentence when a pool of ``pool_size`` gateways is smaller than ``sizing`` calls for; else None."""
     if pool_size is None or pool_size >= sizing["gateways"]:
         return None
-    return ("{0} gateway(s) serve this instance, fewer than the {1} the documented figures call for {2} users "
+    text = ("{0} gateway(s) serve this instance, fewer than the {1} the documented figures call for {2} users "
             "({3} concurrent requests at about {4} per 2 vCPU / 8 GB gateway). Fix: add gateways to the pool, or use "
-            "larger ones (8 vCPU / 32 GB handle about {5})".format(pool_size, sizing["gateways"], sizing["users"],
-                                                                  sizing["concurrent"], CONCURRENT_PER_GATEWAY,
-                                                                  4 * CONCURRENT_PER_GATEWAY))
+            "larger ones (8 vCPU / 32 GB handle about {5})")
+    return text.format(pool_size, sizing["gateways"], sizing["users"], sizing["concurrent"], CONCURRENT_PER_GATEWAY,
+                       4 * CONCURRENT_PER_GATEWAY)
 
 
 def plan(params):

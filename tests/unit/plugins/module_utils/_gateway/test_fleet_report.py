@@ -189,8 +189,8 @@ def test_report_names_never_collide_or_escape(tmp_path):
 
 def test_secrets_never_reach_the_files(tmp_path):
     secret = "sk-planted-secret-value"
-    leaky = [result("gw-a", "failed", why="model said " + secret, logs=["Authorization: Bearer abc.def.ghi",
-                                                                          "key=" + secret])]
+    logs = ["Authorization: Bearer abc.def.ghi", "key=" + secret]
+    leaky = [result("gw-a", "failed", why="model said " + secret, logs=logs)]
     answer = run(params(tmp_path, table="upgrade", results=leaky, secrets=[secret]))
     for path in answer["paths"]:
         text = open(path).read()
