@@ -175,9 +175,10 @@ def two_instances(lab, report_dir, path):
     return inventory, {"gitlab-a": gitlab_a, "gitlab-b": gitlab_b}
 
 
-def pool_of_two(lab, gitlab, report_dir, path):
+def pool_of_two(lab, gitlab, report_dir, path, **gitlab_vars):
     """One GitLab instance (the stand-in ``gitlab``, on node01) served by a pool of two gateways: node03 runs one
-    and NGINX in a container in front of both; node02 runs the other, published on its port 5052."""
+    and NGINX in a container in front of both; node02 runs the other, published on its port 5052. ``gitlab_vars``
+    go to the instance's host (e.g. ai_gateway_expected_users)."""
     proxy, member = lab.hosts["node03"].fqdn, lab.hosts["node02"].fqdn
     gateways = {
         proxy: lab.gateway_vars("node03", gitlab.name, tls_proxy_pool_members=[member],
@@ -186,4 +187,4 @@ def pool_of_two(lab, gitlab, report_dir, path):
     }
     common = common_vars(report_dir)
     common.update(lab.prepare_vars())
-    return write_inventory(path, {gitlab.name: gitlab.host_vars()}, gateways, **common)
+    return write_inventory(path, {gitlab.name: dict(gitlab.host_vars(), **gitlab_vars)}, gateways, **common)

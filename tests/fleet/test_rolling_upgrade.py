@@ -247,9 +247,12 @@ def test_the_documented_manual_upgrade_fails_requests(upgrade_lab):
 
 def test_a_pool_of_two_upgrades_member_by_member_with_no_failed_request(upgrade_lab):
     lab, gitlab_a = upgrade_lab, upgrade_lab["gitlab"]["gitlab-a"]
-    inventory = fleetkit.pool_of_two(lab["lab"], gitlab_a, lab["workdir"] / "reports", lab["workdir"] / "pool.yml")
+    inventory = fleetkit.pool_of_two(lab["lab"], gitlab_a, lab["workdir"] / "reports", lab["workdir"] / "pool.yml",
+                                     ai_gateway_expected_users=1000)
     installed = run_playbook(inventory, "install.yml")
     assert installed.rc == 0, installed.output
+    # 1000 users: 7 requests/s, up to 420 in flight, 11 gateways of 40 by GitLab's figures; the pool has two.
+    assert "WARNING: 2 gateway(s) serve this instance, fewer than the 11" in installed.output
     config = lab["lab"].hosts["node03"].run("cat /etc/gitlab-ai-gateway/nginx/nginx.conf").stdout
     assert "server {0}:5052 max_fails=".format(lab["lab"].hosts["node02"].fqdn) in config
     assert "server gitlab-ai-gateway:5052 max_fails=" in config
@@ -260,6 +263,7 @@ def test_a_pool_of_two_upgrades_member_by_member_with_no_failed_request(upgrade_
     seen = poll.stop()
     assert result.rc == 0, result.output
     assert seen.failed == 0, seen.as_dict()
+    assert "WARNING: 2 gateway(s) serve this instance, fewer than the 11" in result.output
     for host in ("node03", "node02"):
         assert TAG.format("19.2.0") in gateway(lab, host).attrs["Config"]["Image"], host
     rows = report(lab)
