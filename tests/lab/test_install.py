@@ -189,3 +189,17 @@ def test_bad_gateway_url_leaves_the_running_gateway_alone(lab, run_id, gitlab_fa
     assert again.id == container.id and again.attrs["State"]["StartedAt"] == started, "the gateway was changed"
     assert "AIGW_LOGGING__LEVEL=debug" not in again.attrs["Config"]["Env"]
     assert gitlab.state["ai_settings"]["ai_gateway_url"] == "http://gateway.duo-lab.test:{0}".format(port)
+
+
+def test_a_pool_member_that_is_no_gateway_host_fails_before_any_container(lab, run_id, gitlab_factory, tmp_path):
+    gitlab = gitlab_factory()
+    name = "duo-t-" + run_id
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, name, free_port(), run_id,
+                                tls_proxy_enabled=True, tls_proxy_domains=["gateway.duo-lab.test"],
+                                tls_proxy_pool_members=["gitlab-standin-elsewhere"])
+    result = run_playbook(inventory)
+    assert result.rc != 0
+    output = " ".join(result.output.split())
+    assert 'tls_proxy_pool_members=["gitlab-standin-elsewhere"] must name other hosts of the ai_gateway group' in output
+    assert not lab.containers.list(all=True, filters={"name": name})
+    assert gitlab.state["ai_settings"] == {}
