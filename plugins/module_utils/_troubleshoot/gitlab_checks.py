@@ -117,6 +117,18 @@ unless service.empty? || service.include?('://')
     { 'target' => service }
   end
 end
+# GitLab's own Agent Platform WebSocket check where the release has it (ee/lib/gitlab/duo/administration/
+# agent_platform_websocket_check.rb, called by the newer verify task): an upgrade request to the instance's own
+# external URL + api/v4/ai/duo_workflows/ws, answered 101 when every proxy in front of GitLab passes it on.
+if !service.empty? && defined?(::Gitlab::Duo::Administration::AgentPlatformWebsocketCheck)
+  facts['websocket'] = probe.call do
+    checked = ::Gitlab::Duo::Administration::AgentPlatformWebsocketCheck.new(user || User.find_by_username('root'))
+    result = checked.execute
+    { 'status' => result.status.to_s, 'http_status' => result.http_status, 'url' => result.url,
+      'failure' => result.error && "#{result.error.class}: #{result.error.message}"[0, 300],
+      'tls_verified' => result.tls_verified }
+  end
+end
 round_trip = request['round_trip']
 if round_trip && !url.to_s.empty?
   # The model's API key comes on standard input, never in the script (which is on the command line).
@@ -224,6 +236,24 @@ def connectivity_findings(facts, url):
     return found
 
 
+def websocket_findings(fact):
+    """GitLab's own WebSocket upgrade check (AgentPlatformWebsocketCheck): 101 passes; 401/403 (rejected), any
+    other status (not upgraded: a proxy dropped the Upgrade and Connection headers) and an error are findings."""
+    if "error" in fact:
+        return [could_not_run("the Agent Platform WebSocket upgrade", fact["error"])]
+    status, code, url = fact.get("status"), fact.get("http_status"), fact.get("url")
+    if status == "ok":
+        return [passed("gitlab.agent_platform_websocket", "HTTP 101 at {0}".format(url))]
+    if status == "not_upgraded":
+        why = "HTTP {0} instead of 101: the Upgrade and Connection headers did not reach GitLab".format(code)
+    elif status == "rejected":
+        why = "HTTP {0}: the request reached GitLab but was not authorized".format(code)
+    else:
+        why = "could not reach it: {0}".format(fact.get("failure") or fact.get("network_error"))
+    tls = "; TLS certificate not trusted (verification skipped)" if fact.get("tls_verified") is False else ""
+    return [finding("gitlab.agent_platform_websocket_failed", "{0}: {1}{2}".format(url, why, tls))]
+
+
 def fact_findings(facts, expected_url=None):
     found = []
     settings = facts.get("settings") or {}
@@ -274,6 +304,8 @@ def fact_findings(facts, expected_url=None):
                 healthz.get("network_error") or "HTTP {0}".format(healthz.get("code")))))
     if settings:
         found += connectivity_findings(facts, settings.get("ai_gateway_url") or "")
+    if facts.get("websocket") is not None:
+        found += websocket_findings(facts["websocket"])
     return found
 
 

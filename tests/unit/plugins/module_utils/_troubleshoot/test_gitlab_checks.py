@@ -144,3 +144,24 @@ def test_diagnose_with_the_verify_task_and_a_restored_marker(tmp_path, gateway):
     assert "gitlab.verify_task_failed" in ids(result["findings"]) and "gitlab.no_llm_log" in ids(result["findings"])
     assert result["rails_runner_calls"] == 2 and rake.calls[0][0] == ["gitlab-rake", "gitlab:duo:verify_self_hosted_setup"]
     assert "glpat-xyz" not in result["excerpts"]["verify_self_hosted_setup.txt"]
+
+
+WS = "https://gitlab.example.com/api/v4/ai/duo_workflows/ws"
+
+
+@pytest.mark.parametrize("fact, finding_id, evidence", [
+    ({"status": "ok", "http_status": 101, "url": WS}, "gitlab.agent_platform_websocket.ok", "HTTP 101 at " + WS),
+    ({"status": "not_upgraded", "http_status": 400, "url": WS}, "gitlab.agent_platform_websocket_failed",
+     WS + ": HTTP 400 instead of 101: the Upgrade and Connection headers did not reach GitLab"),
+    ({"status": "rejected", "http_status": 403, "url": WS, "tls_verified": False},
+     "gitlab.agent_platform_websocket_failed", WS + ": HTTP 403: the request reached GitLab but was not authorized; "
+     "TLS certificate not trusted (verification skipped)"),
+    ({"status": "error", "url": WS, "failure": "Errno::ECONNREFUSED: Connection refused"},
+     "gitlab.agent_platform_websocket_failed", WS + ": could not reach it: Errno::ECONNREFUSED: Connection refused"),
+    ({"error": "NameError: uninitialized constant Ai::DuoWorkflows"}, "gitlab.check_could_not_run",
+     "the Agent Platform WebSocket upgrade: could not run: NameError: uninitialized constant Ai::DuoWorkflows"),
+])
+def test_the_websocket_upgrade_check_as_gitlab_classifies_it(fact, finding_id, evidence):
+    (found,) = gitlab_checks.fact_findings({"settings": {"ai_gateway_url": "https://gw", "present": []},
+                                            "websocket": fact})[-1:]
+    assert (found["id"], found["evidence"]) == (finding_id, evidence)
