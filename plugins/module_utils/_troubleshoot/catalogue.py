@@ -14,6 +14,9 @@ from __future__ import annotations
 
 # The diagnostics modules' excerpts for a support bundle (fragment gitlab_duo.self_hosted.troubleshoot).
 COLLECT_EXCERPTS_OPTION = dict(type="bool", default=False)
+# Secret values the caller knows, scrubbed from everything a module returns or writes (fragment
+# gitlab_duo.self_hosted.troubleshoot.secrets).
+SECRETS_OPTION = dict(type="list", elements="str", default=[], no_log=True)
 SEVERITIES = ("critical", "warning", "info", "ok")
 REFERENCE_DOC = "docs/troubleshooting.md"
 

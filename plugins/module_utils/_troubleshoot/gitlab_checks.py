@@ -14,7 +14,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import LOCATIONS, location_for
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import parse, task_name
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import given_or_installed
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact, scrub
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
     finding, passed, worst)
@@ -353,7 +353,9 @@ def llm_log_findings(path, max_lines):
 
 def diagnose(params, run_command):
     """The gitlab_diagnostics module's answer: every GitLab-side check in ONE gitlab-rails runner call, GitLab's
-    verify task when asked, and llm.log; excerpts for a support bundle when asked."""
+    verify task when asked, and llm.log; excerpts for a support bundle when asked. The whole answer (findings,
+    facts, excerpts) is scrubbed of every secret it was given (the round trip's model key, ``secrets``): GitLab's
+    output may quote them anywhere (an error message, a proxy variable, a log line)."""
     version = given_or_installed(params["gitlab_version"], params["version_file"],
                                  rails_command=params["rails_command"], run_command=run_command)
     facts = gather(run_command, params["rails_command"], version, params["user"], params["round_trip"])
@@ -380,4 +382,5 @@ def diagnose(params, run_command):
         if os.path.exists(params["llm_log"]):
             excerpts["llm.log"] = "".join(redact(line) + "\n" for line in tail_lines(params["llm_log"], 200))
         result["excerpts"] = excerpts
-    return result
+    known = list(params.get("secrets") or []) + [(params["round_trip"] or {}).get("model_api_key")]
+    return scrub(result, [secret for secret in known if secret])
