@@ -161,8 +161,8 @@ def proxy_without_upgrade():
     server.shutdown()
 
 
-def test_agent_platform_websocket_upgrade_through_a_proxy_that_drops_it(gitlab_factory, tmp_path, healthy_gateway,
-                                                                       proxy_without_upgrade):
+def test_agent_platform_websocket_upgrade_through_a_proxy_that_drops_it(
+        gitlab_factory, tmp_path, healthy_gateway, proxy_without_upgrade):
     """GitLab's own AgentPlatformWebsocketCheck (newer releases) from the diagnostics' Rails call: HTTP 101 when
     GitLab's external URL is GitLab itself; behind a proxy that drops the Upgrade headers, GitLab answers the plain
     GET and the finding names it; the verify task prints the same failure."""
