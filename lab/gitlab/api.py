@@ -14,6 +14,8 @@ when the license has AI features (ee/lib/ee/api/entities/application_setting.rb)
 Usage: python3 api.py HOME PORT [ADDRESS]   (ADDRESS: 127.0.0.1 unless given; a fleet host's own address)
 """
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -111,6 +113,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         state = self.instance.load()
         path = urlparse(self.path).path
+        if path == "/api/v4/ai/duo_workflows/ws":
+            return self.websocket()
         if path == "/api/v4/projects" and not (self.headers.get("PRIVATE-TOKEN") or self.headers.get("Authorization")):
             return self.reply(200, [])
         if not self.authorised(state):
@@ -125,6 +129,28 @@ class Handler(BaseHTTPRequestHandler):
                 body["enabled_expanded_logging"] = bool(settings.get("enabled_instance_verbose_ai_logs"))
             return self.reply(200, body)
         return self.reply(404, {"message": "404 Not Found"})
+
+    def websocket(self):
+        """The Duo Agent Platform's WebSocket (api/v4/ai/duo_workflows/ws), as the verify task's
+        AgentPlatformWebsocketCheck sees it (ee/lib/gitlab/duo/administration/agent_platform_websocket_check.rb):
+        101 Switching Protocols for an upgrade request with a token, 401 without the token, and 400 for a request
+        whose Upgrade/Connection headers a proxy dropped (its spec's not-upgraded example). The connection is
+        closed after the handshake: the check reads only the status line and headers."""
+        if (self.headers.get("Authorization") or "") != "Bearer standin-duo-workflow-oauth-token":
+            return self.reply(401, {"message": "401 Unauthorized"})
+        upgrade = (self.headers.get("Upgrade") or "").lower() == "websocket"
+        connection = "upgrade" in (self.headers.get("Connection") or "").lower()
+        if not (upgrade and connection):
+            return self.reply(400, {"message": "400 Bad request - not a WebSocket upgrade"})
+        accept = base64.b64encode(hashlib.sha1((self.headers.get("Sec-WebSocket-Key", "") +
+                                                "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.close_connection = True
+        return None
 
     def do_PUT(self):
         state = self.instance.load()

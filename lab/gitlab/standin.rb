@@ -516,3 +516,91 @@ end
 # The environment GitLab's processes would have (e.g. the legacy AI_GATEWAY_URL), from state.json.
 (GitlabStandin.state['env'] || {}).each { |name, value| ENV[name] = value }
 GitlabStandin.migrate!
+
+# The Duo Agent Platform checks of newer verify tasks (not in the 18.9.0-pre snapshot; read in the stored later
+# snapshot of github:flyisland/gitlab-ee, ee/lib/gitlab/duo/administration/agent_platform_websocket_check.rb and
+# transport_connectivity_check.rb, whose verify task already reads the 19.2 application settings). The first
+# release that has them is not confirmed from source; the stand-in offers them from 18.10.
+if GitlabStandin.version_at_least?(18, 10)
+  module Gitlab
+    module Duo
+      module Administration
+        # AgentPlatformWebsocketCheck.new(user).execute: a WebSocket upgrade request (GET with Upgrade: websocket,
+        # Connection: Upgrade, Sec-WebSocket-Version 13, Origin and a Bearer token) to the instance's own external
+        # URL + api/v4/ai/duo_workflows/ws; 101 -> :ok, 401/403 -> :rejected, any other status -> :not_upgraded,
+        # an exception -> :error. HTTPS is tried verified first, then unverified (tls_verified false).
+        class AgentPlatformWebsocketCheck
+          WEBSOCKET_PATH = 'api/v4/ai/duo_workflows/ws'
+          Result = Struct.new(:status, :http_status, :headers, :error, :url, :response_time_ms, :tls_verified,
+                              keyword_init: true) do
+            def ok?
+              status == :ok
+            end
+          end
+
+          def initialize(user)
+            @user = user
+          end
+
+          def execute
+            started = Time.now
+            url = "#{Gitlab.config.gitlab.url.chomp('/')}/#{WEBSOCKET_PATH}"
+            uri = URI.parse(url)
+            code, headers = upgrade(uri)
+            Result.new(status: { 101 => :ok, 401 => :rejected, 403 => :rejected }.fetch(code, :not_upgraded),
+                       http_status: code, headers: headers, url: url, tls_verified: @tls_verified,
+                       response_time_ms: ((Time.now - started) * 1000).round(2))
+          rescue StandardError => e
+            Result.new(status: :error, error: e, url: url, response_time_ms: ((Time.now - started) * 1000).round(2))
+          end
+
+          private
+
+          def upgrade(uri)
+            socket = connect(uri)
+            # The real check's token comes from Ai::DuoWorkflows::WorkflowContextGenerationService
+            # (generate_oauth_token); the stand-in's API accepts this one.
+            socket.write(["GET #{uri.request_uri} HTTP/1.1", "Host: #{uri.host}:#{uri.port}", 'Upgrade: websocket',
+                          'Connection: Upgrade', "Sec-WebSocket-Key: #{[Random.bytes(16)].pack('m0')}",
+                          'Sec-WebSocket-Version: 13', "Origin: #{Gitlab.config.gitlab.url}",
+                          'Authorization: Bearer standin-duo-workflow-oauth-token', '', ''].join("\r\n"))
+            raise Timeout::Error, 'timed out waiting for a handshake response' unless socket.wait_readable(15)
+
+            code = socket.gets.to_s[%r{\AHTTP/\d(?:\.\d)? (\d{3})}, 1].to_i
+            headers = {}
+            while (line = socket.gets) && !["\r\n", "\n"].include?(line)
+              name, _, value = line.chomp.partition(': ')
+              headers[name] = value
+            end
+            [code, headers]
+          ensure
+            socket&.close
+          end
+
+          def connect(uri)
+            return Socket.tcp(uri.host, uri.port, connect_timeout: 15) unless uri.scheme == 'https'
+
+            begin
+              socket = tls(uri, OpenSSL::SSL::VERIFY_PEER)
+              @tls_verified = true
+            rescue OpenSSL::SSL::SSLError
+              @tls_verified = false
+              socket = tls(uri, OpenSSL::SSL::VERIFY_NONE)
+            end
+            socket
+          end
+
+          def tls(uri, verify_mode)
+            context = OpenSSL::SSL::SSLContext.new
+            context.verify_mode = verify_mode
+            ssl = OpenSSL::SSL::SSLSocket.new(Socket.tcp(uri.host, uri.port, connect_timeout: 15), context)
+            ssl.hostname = uri.host
+            ssl.sync_close = true
+            ssl.connect
+            ssl
+          end
+        end
+      end
+    end
+  end
+end

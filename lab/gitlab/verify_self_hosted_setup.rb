@@ -5,10 +5,14 @@
 # access, gateway unreachable) raises, and lab/gitlab/gitlab-rake prints it as rake does (`rake aborted!`, the
 # message and a backtrace on stderr, exit 1) with no summary.
 #
-# From 18.10 the stand-in adds the connectivity steps newer releases print in the same style (TCP, TLS and proxy
-# to the gateway, the Duo Agent Platform (Workflow) service, the WebSocket upgrade). They are NOT in the 18.9
-# source this file was read from: their wording is the stand-in's, only their shape (step heading, `>> ... ✔/✗`
-# lines, `   ... ⚠`) follows the real task.
+# From 18.10 the stand-in runs the steps newer releases add, in their order and with their words, read in the
+# stored later snapshot of github:flyisland/gitlab-ee (its verify task already reads the 19.2 application
+# settings): ee/lib/gitlab/duo/administration/verify_self_hosted_setup.rb (verify_transport_connectivity!,
+# verify_duo_workflow_service!, verify_agent_platform_websocket!), transport_connectivity_check.rb and
+# agent_platform_websocket_check.rb. They are not in the 18.9.0-pre snapshot; the first release that has them is
+# not confirmed from source. Two parts are approximated: the Duo Workflow Service probe
+# (CloudConnector::StatusChecks::Probes::DuoAgentPlatformProbe, a gRPC health call) is a TCP connect here, and the
+# gRPC endpoint is plain TCP unless state.json says "duo_workflow_secure": true (Gitlab::DuoWorkflow::Client.secure?).
 class VerifySelfHostedSetupStandin
   attr_reader :ai_gateway_url, :diagnostics
 
@@ -32,14 +36,19 @@ class VerifySelfHostedSetupStandin
 
     MSG
 
+    newer = GitlabStandin.version_at_least?(18, 10)
     collect_system_info
     verify_ai_gateway_url!
+    verify_transport_connectivity! if newer
     verify_license_access!
     verify_aigateway_access!
-    verify_connectivity! if GitlabStandin.version_at_least?(18, 10)
     verify_model_endpoints!
     verify_feature_settings!
     test_request_flow!
+    if newer
+      verify_duo_workflow_service!
+      verify_agent_platform_websocket!
+    end
 
     puts "\n#{'═' * 63}"
     puts "DIAGNOSTIC SUMMARY (sanitize before sharing with support)"
@@ -150,55 +159,180 @@ class VerifySelfHostedSetupStandin
     MSG
   end
 
-  # Stand-in wording (see the file's header): TCP, TLS and proxy to the gateway; the Agent Platform service;
-  # the WebSocket upgrade through GitLab's URL.
-  def verify_connectivity!
-    puts "Checking network connectivity to AI Gateway..."
-    uri = URI.parse(ai_gateway_url)
-    begin
-      Socket.tcp(uri.host, uri.port, connect_timeout: 5).close
-      puts ">> TCP connection to #{uri.host}:#{uri.port} established ✔"
-    rescue StandardError => e
-      puts ">> TCP connection to #{uri.host}:#{uri.port} failed: #{e.message} ✗"
-    end
-    if uri.scheme == 'https'
-      begin
-        socket = Socket.tcp(uri.host, uri.port, connect_timeout: 5)
-        ssl = OpenSSL::SSL::SSLSocket.new(socket, OpenSSL::SSL::SSLContext.new.tap { |c| c.set_params(verify_mode: OpenSSL::SSL::VERIFY_PEER) })
-        ssl.hostname = uri.host
-        ssl.connect
-        ssl.post_connection_check(uri.host)
-        puts ">> TLS handshake with #{uri.host} succeeded (#{ssl.ssl_version}) ✔"
-        ssl.close
-      rescue StandardError => e
-        puts ">> TLS handshake with #{uri.host} failed: #{e.message} ✗"
-      end
-    end
-    proxy = ENV['https_proxy'] || ENV['HTTPS_PROXY'] || ENV['http_proxy'] || ENV['HTTP_PROXY']
-    no_proxy = (ENV['no_proxy'] || ENV['NO_PROXY']).to_s.split(',').map(&:strip)
-    if proxy.to_s.empty?
-      puts ">> No HTTP proxy configured ✔"
-    elsif no_proxy.any? { |entry| !entry.empty? && uri.host.end_with?(entry.sub(/\A\*/, '')) }
-      puts ">> HTTP proxy configured, AI Gateway host excluded by NO_PROXY ✔"
+  # -- From 18.10 (see the file's header) -----------------------------------------------------------------------
+  PROXY_ENV_VARS = %w[HTTP_PROXY http_proxy HTTPS_PROXY https_proxy NO_PROXY no_proxy grpc_proxy no_grpc_proxy].freeze
+
+  def agent_platform_service_url
+    record = GitlabStandin.version_at_least?(19, 2) ? ApplicationSetting.current : Ai::Setting.instance
+    record.respond_to?(:duo_agent_platform_service_url) ? record.duo_agent_platform_service_url.to_s : ''
+  end
+
+  # TransportConnectivityCheck#execute: the AI Gateway (its URL's host and port, TLS for https) and the Agent
+  # Platform's gRPC endpoint (host:port), each opened over TCP, then TLS verified against the system and GitLab's
+  # trusted certificates, retried unverified when only the verification failed.
+  def probe_endpoint(name, host, port, tls)
+    started = Time.now
+    result = { name: name, host: host, port: port, tls: tls, proxy: proxy_for(host, port, tls) }
+    if tls
+      socket, verified = tls_socket(host, port)
+      cert = socket.peer_cert
+      socket.post_connection_check(host) if verified
+      socket.close
+      result.merge(status: :ok, tls_verified: verified, cert_subject: cert&.subject&.to_s,
+                   cert_issuer: cert&.issuer&.to_s, response_time_ms: ((Time.now - started) * 1000).round(2))
     else
-      puts "   HTTP proxy configured and #{uri.host} is not in NO_PROXY ⚠"
+      Socket.tcp(host, port, connect_timeout: 10).close
+      result.merge(status: :ok, response_time_ms: ((Time.now - started) * 1000).round(2))
+    end
+  rescue StandardError => e
+    result.merge(status: :error, error: e, response_time_ms: ((Time.now - started) * 1000).round(2))
+  end
+
+  def tls_socket(host, port)
+    [open_tls(host, port, OpenSSL::SSL::VERIFY_PEER), true]
+  rescue OpenSSL::SSL::SSLError => e
+    raise unless e.message.match?(/certificate verify failed/i)
+
+    [open_tls(host, port, OpenSSL::SSL::VERIFY_NONE), false]
+  end
+
+  def open_tls(host, port, verify_mode)
+    context = OpenSSL::SSL::SSLContext.new
+    context.verify_mode = verify_mode
+    context.cert_store = OpenSSL::X509::Store.new.tap(&:set_default_paths) if verify_mode == OpenSSL::SSL::VERIFY_PEER
+    ssl = OpenSSL::SSL::SSLSocket.new(Socket.tcp(host, port, connect_timeout: 10), context)
+    ssl.hostname = host
+    ssl.sync_close = true
+    ssl.connect
+    ssl
+  end
+
+  def proxy_for(host, port, tls)
+    URI("#{tls ? 'https' : 'http'}://#{host}:#{port}").find_proxy&.to_s
+  rescue StandardError
+    nil
+  end
+
+  def verify_transport_connectivity!
+    puts "Checking transport-level connectivity (TCP, TLS, proxy)..."
+    proxy_env = PROXY_ENV_VARS.each_with_object({}) { |name, memo| memo[name] = ENV[name] unless ENV[name].to_s.empty? }
+    if proxy_env.empty?
+      puts "   No proxy environment variables set"
+    else
+      puts "   Proxy environment variables in effect:"
+      proxy_env.each { |name, value| puts "     #{name}=#{value}" }
+    end
+    results = []
+    uri = URI.parse(ai_gateway_url)
+    results << probe_endpoint('AI Gateway', uri.host, uri.port, uri.scheme == 'https') unless uri.host.to_s.empty?
+    host, _, port = agent_platform_service_url.rpartition(':')
+    unless host.empty? || port.empty?
+      results << probe_endpoint('GitLab Duo Agent Platform (gRPC)', host, port.to_i,
+                                GitlabStandin.state['duo_workflow_secure'] == true)
+    end
+    if results.empty?
+      @diagnostics[:transport_connectivity] = { status: 'SKIPPED', reason: 'No endpoints configured' }
+      puts "   No endpoints configured to probe ⚠"
+      puts ""
+      return
+    end
+
+    @diagnostics[:transport_connectivity] = {
+      proxy_environment: proxy_env,
+      endpoints: results.map do |r|
+        r.reject { |key, _| key == :error }.merge(r[:error] ? { status: 'ERROR', error: r[:error].class.name,
+                                                                error_message: r[:error].message } :
+                                                    { status: r[:tls] && r[:tls_verified] == false ? 'WARNING' : 'OK' })
+      end
+    }
+    results.each { |result| report_endpoint_result(result) }
+    puts ""
+  end
+
+  def report_endpoint_result(result)
+    target = "#{result[:host]}:#{result[:port]}"
+    if result[:status] == :error
+      puts ">> #{result[:name]} (#{target}) unreachable ✗"
+      puts "   #{result[:error].class.name} - #{result[:error].message}"
+    elsif !result[:tls]
+      puts ">> #{result[:name]} (#{target}) reachable over TCP ✔"
+    elsif result[:tls_verified]
+      puts ">> #{result[:name]} (#{target}) reachable; TLS certificate trusted ✔"
+      puts "   Certificate: #{result[:cert_subject]} (issued by #{result[:cert_issuer]})"
+    else
+      puts ">> #{result[:name]} (#{target}) reachable, but TLS certificate is NOT trusted ⚠"
+      puts "   Certificate: #{result[:cert_subject]} (issued by #{result[:cert_issuer]})"
+      puts "   A TLS-inspecting proxy (for example, Zscaler or Netskope) may be re-signing traffic."
+      puts "   Add the proxy CA certificate to the GitLab trusted certificates, or exclude this host"
+      puts "   using the NO_PROXY environment variable."
+    end
+    puts "   Proxy in effect: #{result[:proxy]}" if result[:proxy]
+  end
+
+  def verify_duo_workflow_service!
+    puts "Checking Duo Workflow Service connectivity..."
+    service_url = agent_platform_service_url
+    if service_url.empty?
+      @diagnostics[:duo_workflow_service] = { status: 'WARNING', url: nil,
+                                              warning: 'Self-hosted Duo Workflow Service URL not configured' }
+      puts "   No self-hosted Duo Workflow Service URL configured ⚠"
+      puts "   Set the 'duo_agent_platform_service_url' application setting to enable the Agent Platform"
+      puts ""
+      return
+    end
+
+    host, _, port = service_url.rpartition(':')
+    begin
+      Socket.tcp(host, Integer(port), connect_timeout: 10).close
+      @diagnostics[:duo_workflow_service] = { status: 'OK', url: service_url,
+                                              message: 'The self-hosted service is operational.' }
+      puts ">> Duo Workflow Service is reachable ✔"
+    rescue StandardError
+      @diagnostics[:duo_workflow_service] = { status: 'ERROR', url: service_url,
+                                              message: 'The self-hosted service is not reachable.',
+                                              errors: ['14:failed to connect to all addresses'] }
+      puts ">> Duo Workflow Service is not reachable ✗"
+      puts "   The self-hosted service is not reachable."
+      puts "   14:failed to connect to all addresses"
     end
     puts ""
+  end
 
-    puts "Checking Duo Agent Platform service..."
-    record = GitlabStandin.version_at_least?(19, 2) ? ApplicationSetting.current : Ai::Setting.instance
-    service = record.respond_to?(:duo_agent_platform_service_url) ? record.duo_agent_platform_service_url.to_s : ''
-    if service.empty?
-      puts "   Duo Agent Platform service URL not configured ⚠"
+  def verify_agent_platform_websocket!
+    puts "Checking GitLab Duo Agent Platform WebSocket connectivity..."
+    result = Gitlab::Duo::Administration::AgentPlatformWebsocketCheck.new(@user).execute
+    @diagnostics[:agent_platform_websocket] = { status: result.ok? ? 'OK' : 'ERROR', url: result.url,
+                                                response_time_ms: result.response_time_ms }
+    @diagnostics[:agent_platform_websocket][:tls_verified] = result.tls_verified unless result.tls_verified.nil?
+    if result.error
+      @diagnostics[:agent_platform_websocket].merge!(error: result.error.class.name,
+                                                     error_message: result.error.message)
     else
-      host, port = service.split(':')
-      begin
-        Socket.tcp(host, Integer(port || 50052), connect_timeout: 5).close
-        puts ">> Duo Agent Platform service at #{service} is reachable ✔"
-      rescue StandardError => e
-        puts ">> Duo Agent Platform service at #{service} is not reachable: #{e.message} ✗"
-      end
+      @diagnostics[:agent_platform_websocket].merge!(http_status: result.http_status,
+                                                     response_headers: result.headers)
     end
+    case result.status
+    when :ok
+      puts ">> WebSocket upgrade completed (HTTP 101) ✔"
+    when :rejected
+      puts ">> WebSocket endpoint rejected the connection (HTTP #{result.http_status}) ✗"
+      puts "   The request reached GitLab but was not authorized."
+      puts "   Check the user's GitLab Duo seat/license, or whether a proxy"
+      puts "   in front of GitLab strips authentication cookies or headers."
+    when :not_upgraded
+      puts ">> WebSocket upgrade did not complete (HTTP #{result.http_status} instead of 101) ✗"
+      puts "   A load balancer or reverse proxy in front of GitLab is likely not"
+      puts "   forwarding the WebSocket 'Upgrade' and 'Connection' headers."
+      puts "   NGINX example for #{Gitlab::Duo::Administration::AgentPlatformWebsocketCheck::WEBSOCKET_PATH}:"
+      puts "     proxy_http_version 1.1;"
+      puts "     proxy_set_header Upgrade $http_upgrade;"
+      puts "     proxy_set_header Connection \"upgrade\";"
+    when :error
+      puts ">> Could not reach the WebSocket endpoint ✗"
+      puts "   #{result.error.class.name} - #{result.error.message}"
+      puts "   Verify this instance can reach its own external URL (#{Gitlab.config.gitlab.url})."
+    end
+    puts "   Note: TLS certificate verification was skipped (self-signed or untrusted certificate)." if result.tls_verified == false
     puts ""
   end
 

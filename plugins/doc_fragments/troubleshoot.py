@@ -16,3 +16,16 @@ options:
     type: bool
     default: false
 """
+
+    # module_utils/_troubleshoot/catalogue.py SECRETS_OPTION.
+    SECRETS = r"""
+options:
+  secrets:
+    description:
+      - Secret values the play knows (model API keys, API tokens, the EAB key) that must appear nowhere in what the
+        module returns or writes; every string is scrubbed of them, literal, JSON-escaped or URL-encoded, on top
+        of the redaction of everything shaped like a credential.
+    type: list
+    elements: str
+    default: []
+"""

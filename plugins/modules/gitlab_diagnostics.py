@@ -29,6 +29,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab.version_file
   - gitlab_duo.self_hosted.gitlab.rails
   - gitlab_duo.self_hosted.troubleshoot
+  - gitlab_duo.self_hosted.troubleshoot.secrets
 options:
   expected_ai_gateway_url:
     description: The URL ai_gateway_url should hold (the gateway this instance is served by).
@@ -117,7 +118,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
     GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, VERIFY_USER_OPTION, VERSION_FILE_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
-    COLLECT_EXCERPTS_OPTION)
+    COLLECT_EXCERPTS_OPTION, SECRETS_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gitlab_checks import (
     LLM_LOG, diagnose)
 
@@ -141,6 +142,7 @@ def main():
             llm_log_lines=dict(type="int", default=2000),
             collect_excerpts=COLLECT_EXCERPTS_OPTION,
             restored_verbose_logs=dict(type="bool", default=False),
+            secrets=SECRETS_OPTION,
         ),
         supports_check_mode=True,
     )

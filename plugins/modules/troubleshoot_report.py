@@ -21,6 +21,7 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.attributes.read_only
+  - gitlab_duo.self_hosted.troubleshoot.secrets
 options:
   report_dir:
     description: Directory for the report files (created when missing).
@@ -33,11 +34,6 @@ options:
     type: list
     elements: dict
     required: true
-  secrets:
-    description: Values that must appear nowhere in the report (model API keys, tokens).
-    type: list
-    elements: str
-    default: []
   bundle:
     description:
       - Also write a support bundle (C(support-bundle-<time>.tar.gz), mode 0600) - the report, each host's
@@ -87,6 +83,7 @@ paths:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import SECRETS_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.report import run
 
 
@@ -95,7 +92,7 @@ def main():
         argument_spec=dict(
             report_dir=dict(type="path", required=True),
             results=dict(type="list", elements="dict", required=True),
-            secrets=dict(type="list", elements="str", default=[], no_log=True),
+            secrets=SECRETS_OPTION,
             bundle=dict(type="bool", default=False),
             fail_on=dict(type="str", default="none", choices=["none", "critical", "warning", "info"]),
         ),

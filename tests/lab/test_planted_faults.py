@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -120,6 +121,68 @@ def test_tcp_tls_proxy_and_agent_platform_from_gitlab(gitlab_factory, tmp_path):
     assert "SSL" in findings["gitlab.gateway_tls_failed"]["evidence"]
     behind = findings["gitlab.gateway_behind_proxy"]["evidence"]
     assert "gitlab.duo-lab.test" in behind and "proxy-secret" not in behind
+
+
+@pytest.fixture
+def proxy_without_upgrade():
+    """A reverse proxy in front of GitLab configured as NGINX is by default: it forwards requests but not the
+    hop-by-hop Upgrade and Connection headers (no proxy_set_header Upgrade/Connection). Yields a function that
+    points it at an upstream URL and returns the proxy's URL."""
+    import http.client
+    import http.server
+
+    upstream = {}
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            target = urlsplit(upstream["url"])
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            headers = {name: value for name, value in self.headers.items()
+                       if name.lower() not in ("upgrade", "connection", "host")}
+            connection.request("GET", self.path, headers=headers)
+            answer = connection.getresponse()
+            body = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def front(url):
+        upstream["url"] = url
+        return "http://gitlab.duo-lab.test:{0}".format(server.server_address[1])
+
+    yield front
+    server.shutdown()
+
+
+def test_agent_platform_websocket_upgrade_through_a_proxy_that_drops_it(
+        gitlab_factory, tmp_path, healthy_gateway, proxy_without_upgrade):
+    """GitLab's own AgentPlatformWebsocketCheck (newer releases) from the diagnostics' Rails call: HTTP 101 when
+    GitLab's external URL is GitLab itself; behind a proxy that drops the Upgrade headers, GitLab answers the plain
+    GET and the finding names it; the verify task prints the same failure."""
+    gitlab = gitlab_factory("18.10.0-ee")
+    plant(gitlab, gitlab_url=gitlab.url,
+          ai_settings={"ai_gateway_url": "http://gateway.duo-lab.test:{0}".format(healthy_gateway),
+                       "duo_agent_platform_service_url": "gateway.duo-lab.test:{0}".format(healthy_gateway)})
+    findings = gitlab_diagnose(gitlab, tmp_path, user="duo-user")
+    assert findings["gitlab.agent_platform_websocket.ok"]["evidence"] == (
+        "HTTP 101 at {0}/api/v4/ai/duo_workflows/ws".format(gitlab.url))
+
+    fronted = proxy_without_upgrade(gitlab.url)
+    plant(gitlab, gitlab_url=fronted)
+    findings = gitlab_diagnose(gitlab, tmp_path, user="duo-user", run_rake=True)
+    assert findings["gitlab.agent_platform_websocket_failed"]["evidence"] == (
+        "{0}/api/v4/ai/duo_workflows/ws: HTTP 400 instead of 101: the Upgrade and Connection headers did not reach "
+        "GitLab".format(fronted))
+    assert "proxy_set_header Upgrade" in findings["gitlab.agent_platform_websocket_failed"]["remedy"]
+    assert "WebSocket upgrade did not complete (HTTP 400 instead of 101)" in \
+        findings["gitlab.verify_task_failed"]["evidence"]
 
 
 def test_every_duo_chat_code_read_from_the_field_gitlab_records_it_in(gitlab_factory, tmp_path):
@@ -356,20 +419,26 @@ def test_verify_task_with_failed_marks_that_runs_to_its_summary(gitlab_factory, 
     service: it marks the line ✗ at its end (or start) and goes on to its summary."""
     closed = free_port()
     gitlab = gitlab_factory("18.10.0-ee")
-    plant(gitlab, ai_settings={"ai_gateway_url": "http://gateway.duo-lab.test:{0}".format(healthy_gateway),
-                               "duo_agent_platform_service_url": "gateway.duo-lab.test:{0}".format(closed)},
+    plant(gitlab, gitlab_url=gitlab.url,
+          ai_settings={"ai_gateway_url": "http://gateway.duo-lab.test:{0}".format(healthy_gateway),
+                       "duo_agent_platform_service_url": "gateway.duo-lab.test:{0}".format(closed)},
           self_hosted_models=[{"name": "mistral", "model": "mistral",
                                "endpoint": "http://gateway.duo-lab.test:{0}".format(closed)}],
           feature_settings=[{"feature": "code_completions", "provider": "self_hosted", "self_hosted_model": "mistral"}])
     findings = gitlab_diagnose(gitlab, tmp_path, user="duo-user", run_rake=True)
     evidence = findings["gitlab.verify_task_failed"]["evidence"]
     assert "Model endpoint failed: Errno::ECONNREFUSED" in evidence
-    assert "Duo Agent Platform service at gateway.duo-lab.test:{0} is not reachable".format(closed) in evidence
+    # The newer task's words (ee/lib/gitlab/duo/administration/verify_self_hosted_setup.rb, later snapshot).
+    assert "GitLab Duo Agent Platform (gRPC) (gateway.duo-lab.test:{0}) unreachable".format(closed) in evidence
+    assert "Duo Workflow Service is not reachable" in evidence
     assert "gitlab.verify_task_aborted" not in findings
 
     rc, result, output = run_module("gitlab_duo_verify", {"user": "duo-user", "rake_command": [gitlab.rake]})
     assert rc == 0 and result["aborted"] is False and result["ok"] is False, output
-    assert result["counts"]["failed"] == 2 and result["summary"]["request_flow"]["status"] == "ERROR"
+    assert result["counts"]["failed"] == 3 and result["summary"]["request_flow"]["status"] == "ERROR"
+    assert result["summary"]["agent_platform_websocket"]["status"] == "OK"
+    assert result["summary"]["duo_workflow_service"]["errors"] == ["14:failed to connect to all addresses"]
     sections = {check["section"] for check in result["checks"]}
-    assert {"Checking AI Gateway accessibility", "Checking network connectivity to AI Gateway",
-            "Checking Duo Agent Platform service", "Testing request flow to configured models"} <= sections
+    assert {"Checking AI Gateway accessibility", "Checking transport-level connectivity (TCP, TLS, proxy)",
+            "Checking Duo Workflow Service connectivity", "Checking GitLab Duo Agent Platform WebSocket connectivity",
+            "Testing request flow to configured models"} <= sections

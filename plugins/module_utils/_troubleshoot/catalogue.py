@@ -14,6 +14,9 @@ from __future__ import annotations
 
 # The diagnostics modules' excerpts for a support bundle (fragment gitlab_duo.self_hosted.troubleshoot).
 COLLECT_EXCERPTS_OPTION = dict(type="bool", default=False)
+# Secret values the caller knows, scrubbed from everything a module returns or writes (fragment
+# gitlab_duo.self_hosted.troubleshoot.secrets).
+SECRETS_OPTION = dict(type="list", elements="str", default=[], no_log=True)
 SEVERITIES = ("critical", "warning", "info", "ok")
 REFERENCE_DOC = "docs/troubleshooting.md"
 
@@ -114,6 +117,17 @@ CATALOGUE = {
         "Nothing listens at duo_agent_platform_service_url's host:port (gRPC, 50052 by default), or a firewall "
         "blocks it.", "Check the gateway's Duo Workflow service and its published port; set "
         "duo_agent_platform_service_url to a host:port GitLab's host reaches.", "7.5"),
+    "gitlab.agent_platform_websocket_failed": (
+        "warning", "The Duo Agent Platform's WebSocket upgrade through GitLab's own URL does not complete",
+        "GitLab's own check (AgentPlatformWebsocketCheck, in the newer verify task) sends a WebSocket upgrade to "
+        "<external URL>/api/v4/ai/duo_workflows/ws and gets no HTTP 101: a load balancer or reverse proxy in front "
+        "of GitLab does not forward the Upgrade and Connection headers (any other status), strips authentication "
+        "(401/403), or GitLab cannot reach its own external URL (an error). Agent Platform sessions in the IDE and "
+        "the web UI fail; Code Suggestions and Duo Chat are not affected.",
+        "In the proxy in front of GitLab, for api/v4/ai/duo_workflows/ws: proxy_http_version 1.1; proxy_set_header "
+        "Upgrade $http_upgrade; proxy_set_header Connection \"upgrade\" (NGINX); let GitLab's host resolve and reach "
+        "its own external URL; on 401/403 check the user's Duo seat and that the proxy keeps the Authorization "
+        "header.", "7.5"),
     "gitlab.verify_task_failed": (
         "critical", "GitLab's own verify_self_hosted_setup reports failures",
         "See the failed checks in the evidence.", "Fix each failed check; rerun the task.", "6, 9"),

@@ -14,7 +14,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab imp
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import LOCATIONS, location_for
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import parse, task_name
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import given_or_installed
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact, scrub
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
     finding, passed, worst)
@@ -115,6 +115,18 @@ unless service.empty? || service.include?('://')
     host, port = service.split(':', 2)
     Socket.tcp(host, Integer(port || 50052), connect_timeout: 10).close
     { 'target' => service }
+  end
+end
+# GitLab's own Agent Platform WebSocket check where the release has it (ee/lib/gitlab/duo/administration/
+# agent_platform_websocket_check.rb, called by the newer verify task): an upgrade request to the instance's own
+# external URL + api/v4/ai/duo_workflows/ws, answered 101 when every proxy in front of GitLab passes it on.
+if !service.empty? && defined?(::Gitlab::Duo::Administration::AgentPlatformWebsocketCheck)
+  facts['websocket'] = probe.call do
+    checked = ::Gitlab::Duo::Administration::AgentPlatformWebsocketCheck.new(user || User.find_by_username('root'))
+    result = checked.execute
+    { 'status' => result.status.to_s, 'http_status' => result.http_status, 'url' => result.url,
+      'failure' => result.error && "#{result.error.class}: #{result.error.message}"[0, 300],
+      'tls_verified' => result.tls_verified }
   end
 end
 round_trip = request['round_trip']
@@ -224,6 +236,24 @@ def connectivity_findings(facts, url):
     return found
 
 
+def websocket_findings(fact):
+    """GitLab's own WebSocket upgrade check (AgentPlatformWebsocketCheck): 101 passes; 401/403 (rejected), any
+    other status (not upgraded: a proxy dropped the Upgrade and Connection headers) and an error are findings."""
+    if "error" in fact:
+        return [could_not_run("the Agent Platform WebSocket upgrade", fact["error"])]
+    status, code, url = fact.get("status"), fact.get("http_status"), fact.get("url")
+    if status == "ok":
+        return [passed("gitlab.agent_platform_websocket", "HTTP 101 at {0}".format(url))]
+    if status == "not_upgraded":
+        why = "HTTP {0} instead of 101: the Upgrade and Connection headers did not reach GitLab".format(code)
+    elif status == "rejected":
+        why = "HTTP {0}: the request reached GitLab but was not authorized".format(code)
+    else:
+        why = "could not reach it: {0}".format(fact.get("failure") or fact.get("network_error"))
+    tls = "; TLS certificate not trusted (verification skipped)" if fact.get("tls_verified") is False else ""
+    return [finding("gitlab.agent_platform_websocket_failed", "{0}: {1}{2}".format(url, why, tls))]
+
+
 def fact_findings(facts, expected_url=None):
     found = []
     settings = facts.get("settings") or {}
@@ -274,6 +304,8 @@ def fact_findings(facts, expected_url=None):
                 healthz.get("network_error") or "HTTP {0}".format(healthz.get("code")))))
     if settings:
         found += connectivity_findings(facts, settings.get("ai_gateway_url") or "")
+    if facts.get("websocket") is not None:
+        found += websocket_findings(facts["websocket"])
     return found
 
 
@@ -321,7 +353,9 @@ def llm_log_findings(path, max_lines):
 
 def diagnose(params, run_command):
     """The gitlab_diagnostics module's answer: every GitLab-side check in ONE gitlab-rails runner call, GitLab's
-    verify task when asked, and llm.log; excerpts for a support bundle when asked."""
+    verify task when asked, and llm.log; excerpts for a support bundle when asked. The whole answer (findings,
+    facts, excerpts) is scrubbed of every secret it was given (the round trip's model key, ``secrets``): GitLab's
+    output may quote them anywhere (an error message, a proxy variable, a log line)."""
     version = given_or_installed(params["gitlab_version"], params["version_file"],
                                  rails_command=params["rails_command"], run_command=run_command)
     facts = gather(run_command, params["rails_command"], version, params["user"], params["round_trip"])
@@ -348,4 +382,5 @@ def diagnose(params, run_command):
         if os.path.exists(params["llm_log"]):
             excerpts["llm.log"] = "".join(redact(line) + "\n" for line in tail_lines(params["llm_log"], 200))
         result["excerpts"] = excerpts
-    return result
+    known = list(params.get("secrets") or []) + [(params["round_trip"] or {}).get("model_api_key")]
+    return scrub(result, [secret for secret in known if secret])

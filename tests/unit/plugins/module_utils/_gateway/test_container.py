@@ -260,7 +260,6 @@ def test_no_way_to_reach_the_container_for_its_health(engine):
                               "publish a port or set health_url.")
 
 
-
 # -- the swap, one refused step at a time ---------------------------------------------------------------------
 
 NAME, PREVIOUS = "gitlab-ai-gateway", "gitlab-ai-gateway-previous"

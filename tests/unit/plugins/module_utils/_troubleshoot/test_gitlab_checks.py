@@ -144,3 +144,51 @@ def test_diagnose_with_the_verify_task_and_a_restored_marker(tmp_path, gateway):
     assert "gitlab.verify_task_failed" in ids(result["findings"]) and "gitlab.no_llm_log" in ids(result["findings"])
     assert result["rails_runner_calls"] == 2 and rake.calls[0][0] == ["gitlab-rake", "gitlab:duo:verify_self_hosted_setup"]
     assert "glpat-xyz" not in result["excerpts"]["verify_self_hosted_setup.txt"]
+
+
+@needs_ruby
+def test_the_whole_result_is_scrubbed_of_every_secret_it_was_given(tmp_path, gateway):
+    """Secrets in no credential shape, where GitLab's output quotes them: a token inside the legacy AI_GATEWAY_URL
+    (a fact and a finding's evidence), a token in an llm.log message, the model key in the verify task's output."""
+    token, key = "plainTokenNoShape9f8e7d", "modelKeyNoShape7a6b5c"
+    state = dict(standin_state(gateway.url), env={"AI_GATEWAY_URL": "http://gw.internal:5052/" + token})
+    gitlab = Standin(tmp_path, "18.2.1-ee", state)
+    log = tmp_path / "llm.log"
+    log.write_text('{"message":"AI Gateway refused %s","status":401}\n' % token)
+    rake = Runner((1, "   Testing model: mistral (mistral)...\n     ✗ Model endpoint failed: key %s\n" % key, ""))
+
+    def run_command(argv, data=None):
+        return (rake if argv[0] == "gitlab-rake" else gitlab)(argv, data)
+
+    given = dict(rails_command=[STANDIN_RAILS], version_file=gitlab.version_file, user="duo-user", run_rake=True,
+                 llm_log=str(log), collect_excerpts=True, round_trip={"model": "mistral", "model_api_key": key})
+    unscrubbed = json.dumps(gitlab_checks.diagnose(module_params("gitlab_diagnostics", **given), run_command))
+    assert token in unscrubbed, "the planted token must reach the result for this test to mean anything"
+    result = gitlab_checks.diagnose(module_params("gitlab_diagnostics", secrets=[token], **given), run_command)
+    text = json.dumps(result)
+    assert token not in text and key not in text
+    assert result["facts"]["legacy_env_url"] == "http://gw.internal:5052/<redacted>"
+    assert "gitlab.legacy_ai_gateway_url_env" in ids(result["findings"])
+    assert "<redacted>" in result["excerpts"]["llm.log"] and "<redacted>" in result["excerpts"][
+        "verify_self_hosted_setup.txt"]
+
+
+WS = "https://gitlab.example.com/api/v4/ai/duo_workflows/ws"
+
+
+@pytest.mark.parametrize("fact, finding_id, evidence", [
+    ({"status": "ok", "http_status": 101, "url": WS}, "gitlab.agent_platform_websocket.ok", "HTTP 101 at " + WS),
+    ({"status": "not_upgraded", "http_status": 400, "url": WS}, "gitlab.agent_platform_websocket_failed",
+     WS + ": HTTP 400 instead of 101: the Upgrade and Connection headers did not reach GitLab"),
+    ({"status": "rejected", "http_status": 403, "url": WS, "tls_verified": False},
+     "gitlab.agent_platform_websocket_failed", WS + ": HTTP 403: the request reached GitLab but was not authorized; "
+     "TLS certificate not trusted (verification skipped)"),
+    ({"status": "error", "url": WS, "failure": "Errno::ECONNREFUSED: Connection refused"},
+     "gitlab.agent_platform_websocket_failed", WS + ": could not reach it: Errno::ECONNREFUSED: Connection refused"),
+    ({"error": "NameError: uninitialized constant Ai::DuoWorkflows"}, "gitlab.check_could_not_run",
+     "the Agent Platform WebSocket upgrade: could not run: NameError: uninitialized constant Ai::DuoWorkflows"),
+])
+def test_the_websocket_upgrade_check_as_gitlab_classifies_it(fact, finding_id, evidence):
+    (found,) = gitlab_checks.fact_findings({"settings": {"ai_gateway_url": "https://gw", "present": []},
+                                            "websocket": fact})[-1:]
+    assert (found["id"], found["evidence"]) == (finding_id, evidence)
