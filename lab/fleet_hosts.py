@@ -784,7 +784,7 @@ mkdir -p {home} /var/log/gitlab/gitlab-rails "$(dirname {version_file})"
 printf '%s\\n' {version} >{version_file}
 ln -sfn {version_file} {home}/VERSION
 [ -f {home}/state.json ] || cat >{home}/state.json <<'JSON'
-{{"admin_token": "glpat-fleet-{token}", "ai_settings": {{}}, "application_settings": {{}},
+{{"admin_token": "glpat-fleet-{token}", "gitlab_url": "{url}", "ai_settings": {{}}, "application_settings": {{}},
  "users": {{"root": {{"id": 1, "admin": true, "code_suggestions": true}},
            "duo-user": {{"id": 2, "code_suggestions": true}}}},
  "feature_settings": [{{"feature": "code_completions", "provider": "self_hosted"}},
@@ -797,7 +797,7 @@ for tool in gitlab-rails gitlab-rake; do
 done
 cd {home} && nohup python3 {root}/api.py {home} {port} {address} >{home}/api.log 2>&1 &
 """.format(home=home, version_file=OMNIBUS_VERSION_FILE, version=version, token=token, root=STANDIN_ROOT,
-           port=port, address=host.address)
+           port=port, address=host.address, url="http://{0}:{1}".format(host.fqdn, port))
     host.run(script)
     wait_for("the GitLab API stand-in on {0}:{1}".format(host.address, port), lambda: answers(host.address, port))
     return {"host": host.name, "address": host.address, "home": home, "port": port,
