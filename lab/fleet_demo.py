@@ -111,7 +111,7 @@ def main(args):
             with open(path) as handle:
                 say(handle.read().rstrip())
     except (KeyboardInterrupt, Interrupted) as error:
-        say("\ninterrupted ({0}): taking the fleet down".format(error or "Ctrl-C"))
+        say("\ninterrupted ({0}): taking the fleet down".format(str(error) or "Ctrl-C"))
         return 130
     finally:
         if os.environ.get("DUO_FLEET_KEEP") == "1":
@@ -119,8 +119,9 @@ def main(args):
                 "lab/lab.sh fleet down".format(os.path.join(fleet.FLEET, "inventory.yml")))
         else:
             say("")
-            # Ignore a second Ctrl-C while tearing down: a half-removed fleet is worse than a slow exit.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # Ignore a second Ctrl-C (or SIGTERM) while tearing down: a half-removed fleet is worse than a slow exit.
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
             fleet.down()
     return 0
 
