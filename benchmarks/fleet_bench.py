@@ -89,15 +89,6 @@ def measure(lab, size, workdir, variant):
     return row
 
 
-def with_fleet(size, function):
-    fleet.down()
-    try:
-        fleet.up(size)
-        return function(fleetkit.FleetLab())
-    finally:
-        fleet.down()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 10])
@@ -110,7 +101,7 @@ def main():
         for variant in variants:
             workdir = tempfile.mkdtemp(prefix="duo-fleet-bench-")
             try:
-                rows.append(with_fleet(size, lambda lab, s=size, v=variant, w=workdir: measure(lab, s, w, v)))
+                rows.append(fleetkit.with_fleet(size, lambda lab, s=size, v=variant, w=workdir: measure(lab, s, w, v)))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
             print(rows[-1], flush=True)
