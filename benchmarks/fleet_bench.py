@@ -142,16 +142,16 @@ def measure(lab, size, workdir, variant):
 
 
 def with_fleet(size, function):
-    fleet.down()
-    try:
-        started = time.monotonic()
-        fleet.up(size)
-        seconds = time.monotonic() - started
-        row = function(fleetkit.FleetLab())
-        row["fleet_up"] = seconds
+    """fleetkit.with_fleet, with the time the fleet took to come up in the row."""
+    started = time.monotonic()
+
+    def timed(lab):
+        up_seconds = time.monotonic() - started
+        row = function(lab)
+        row["fleet_up"] = up_seconds
         return row
-    finally:
-        fleet.down()
+
+    return fleetkit.with_fleet(size, timed)
 
 
 def main():

@@ -97,6 +97,17 @@ class FleetLab:
         return log.count("Accepted publickey")
 
 
+def with_fleet(size, function):
+    """function(FleetLab()) on a fleet of ``size`` Docker hosts brought up for it (after taking down whatever an
+    interrupted run left) and taken down afterwards, whatever happens; its return value (benchmarks)."""
+    fleet.down()
+    try:
+        fleet.up(size)
+        return function(FleetLab())
+    finally:
+        fleet.down()
+
+
 class GitLabOnHost:
     """A GitLab stand-in living on a fleet host; read through that host (nothing of it is on the control node)."""
 
