@@ -196,5 +196,6 @@ def main():
             for seconds, task in row[step + "_slowest"]:
                 print("  {0:6.1f} s  {1}".format(seconds, task))
 
+
 if __name__ == "__main__":
     main()

@@ -234,7 +234,7 @@ def serial(lab, size, serials, workdir):
     play(inventory, "prepare_hosts.yml", "--forks", "10", "-e", "prepare_hosts_targets=ai_gateway")
     play(inventory, "install.yml", "--forks", "10")
     rows = []
-    runs = [(count, version) for count, version in zip(serials, VERSIONS)] + [(max(serials), None)]
+    runs = list(zip(serials, VERSIONS)) + [(max(serials), None)]
     for count, version in runs:
         if version:
             gitlab.set_version(version)
