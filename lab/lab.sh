@@ -148,11 +148,12 @@ instance() {  # instance NAME VERSION API_PORT: a GitLab stand-in with its own d
   if [ ! -f "$home/state.json" ]; then
     # The administrator (GitLab's verify task checks root when no user is given) and a user, both with a Duo
     # seat, and Code Suggestions on the self-hosted model: a healthy instance.
-    printf '{"admin_token": "glpat-lab-%s", "ai_settings": {}, "application_settings": {},
+    # gitlab_url: the instance's own URL (Gitlab.config.gitlab.url), which the verify task's WebSocket check uses.
+    printf '{"admin_token": "glpat-lab-%s", "gitlab_url": "http://gitlab.duo-lab.test:%s", "ai_settings": {}, "application_settings": {},
  "users": {"root": {"id": 1, "admin": true, "code_suggestions": true}, "duo-user": {"id": 2, "code_suggestions": true}},
  "feature_settings": [{"feature": "code_completions", "provider": "self_hosted"},
                       {"feature": "code_generations", "provider": "self_hosted"}]}\n' \
-      "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$home/state.json"
+      "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$port" >"$home/state.json"
   fi
   [ -f "$home/llm.log" ] || cp "$REPO/lab/gitlab/samples/llm-healthy.log" "$home/llm.log"
   for tool in gitlab-rails gitlab-rake; do
