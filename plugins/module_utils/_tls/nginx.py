@@ -240,7 +240,7 @@ def present_on_host(params, check_mode, run_command):
         host_run(run_command, commands["start"], "Starting NGINX")
     elif config_changed or params["state"] == "reloaded":
         pid_file = params["pid_file"] or os.path.join(params["proxy_dir"], "nginx.pid")
-        before = host_workers(pid_file)
+        before = host_workers(pid_file) if params.get("drain_timeout") else set()
         host_run(run_command, commands["reload"], "Reloading NGINX")
         result["reloaded"] = True
         if params.get("drain_timeout"):
