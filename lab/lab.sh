@@ -17,7 +17,7 @@ self-hosted-v18.3.0-ee self-hosted-v18.10.0-ee self-hosted-v19.2.0-ee nightly la
 LAB_HOSTNAMES="gateway.duo-lab.test gitlab.duo-lab.test"
 # Where Pebble sends HTTP-01 validation requests: NGINX serves /.well-known/acme-challenge/ there.
 ACME_HTTP_PORT=${DUO_LAB_ACME_HTTP_PORT:-5002}
-APT_PACKAGES="docker.io docker-registry ruby busybox-static pebble nginx-light curl shellcheck systemd"
+APT_PACKAGES="docker.io docker-registry skopeo ruby busybox-static pebble nginx-light curl shellcheck systemd"
 
 say() { printf '[lab] %s\n' "$*"; }
 
