@@ -161,6 +161,17 @@ def test_a_damaged_archive_is_refused_on_air01_and_the_gateway_serves_on(air):
     assert row["tag_after"] == FIRST_TAG
 
 
+def test_upgrade_check_mode_shows_the_load_and_changes_nothing(air):
+    before = {name: container.id for name, container in containers(air).items()}
+    images_before = image_ids(air)
+    preview = run_playbook(air["inventory"], "upgrade.yml", "--check", "--diff")
+    assert preview.rc == 0, preview.output
+    assert os.path.join(air["bundle"], entry(air, SECOND_TAG)["archive"]) in preview.output  # what would be copied
+    assert "would upgrade {0} to {1}".format(FIRST_TAG, SECOND_TAG) in said(preview)
+    assert {name: container.id for name, container in containers(air).items()} == before
+    assert image_ids(air) == images_before and staged_files(air) == []
+
+
 def test_upgrade_from_the_bundle(air):
     second = entry(air, SECOND_TAG)
     result = run_playbook(air["inventory"], "upgrade.yml")

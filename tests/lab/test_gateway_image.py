@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from docker.errors import ImageNotFound
 
 from .conftest import REPO, VENV_BIN, run_module
 
@@ -122,7 +123,7 @@ def test_an_absent_image_needs_its_archive_then_is_checked_loaded_and_named(lab,
     rc, result, output = run_module("gateway_image", args, "--check", "--diff")
     assert rc == 0 and result["changed"] and result["loaded"], output
     assert staged.exists()
-    with pytest.raises(Exception):
+    with pytest.raises(ImageNotFound):
         lab.images.get(args["image_id"])
 
     rc, result, output = run_module("gateway_image", args)
@@ -148,9 +149,9 @@ def test_a_damaged_archive_is_refused_before_loading_and_removed(lab, bundle_arc
     assert "nothing was loaded" in result["msg"] and "--tags verify" in result["msg"]
     assert (result["expected_sha256"], result["found_sha256"]) == (args["sha256"], found)
     assert not staged.exists()
-    with pytest.raises(Exception):
+    with pytest.raises(ImageNotFound):
         lab.images.get(args["image_id"])
-    with pytest.raises(Exception):
+    with pytest.raises(ImageNotFound):
         lab.images.get(args["image"])
 
 
@@ -165,7 +166,7 @@ def test_an_archive_that_loads_as_another_image_is_undone(lab, made, bundle_arch
     rc, result, output = run_module("gateway_image", wrong)
     assert rc != 0, output
     assert "not sha256:" + "e" * 64 in result["msg"] and loaded_id in result["msg"]
-    with pytest.raises(Exception):
+    with pytest.raises(ImageNotFound):
         lab.images.get(loaded_id)
     assert lab.images.get(args["image"]).id == other.id
     assert not staged.exists()
@@ -177,7 +178,7 @@ def kill_run(args, seconds):
     code = ("import json, sys; sys.path.insert(0, {0!r});"
             "from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._bundle.load import ensure;"
             "ensure(json.loads(sys.argv[1]))").format(os.path.join(REPO, ".lab", "collections"))
-    params = dict(args, load_timeout=600, lock_timeout=60, docker_host=None)
+    params = dict(args, bundle_archive=None, load_timeout=600, lock_timeout=60, docker_host=None)
     process = subprocess.Popen([os.path.join(VENV_BIN, "python"), "-c", code, json.dumps(params)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(seconds)
