@@ -152,6 +152,24 @@ def undo_load(client, loaded, names_before, ids_before):
             tag(find(client, previous), name)
 
 
+def load_checked(client, params):
+    """Steps 1-3 for the staged archive: checksum, load, image ID (what a wrong load added is undone)."""
+    archive, image_id = params["archive"], params["image_id"]
+    verify_archive(params)
+    names_before = {name: item.id for item in client.images.list() for name in item.tags}
+    ids_before = {item.id for item in client.images.list(all=True)}
+    loaded = load_archive(client, archive)
+    if image_id not in [loaded_id for _name, loaded_id in loaded]:
+        undo_load(client, loaded, names_before, ids_before)
+        os.remove(archive)
+        raise DuoError(
+            "archive={0!r} loaded as {1}, not {2} as the bundle manifest says. What it loaded was removed, names it "
+            "took were given back, and the staged archive was removed. Fix: rebuild the bundle (its manifest does "
+            "not match its archive; {3} checks the bundle) and carry it in again.".format(
+                archive, ", ".join("{0} ({1})".format(name, found) for name, found in loaded) or "nothing",
+                image_id, VERIFY_FIX), field="image_id", loaded=False)
+
+
 def image_lock(params, check_mode):
     """One run at a time per image on this host (none in check mode, which changes nothing)."""
     if check_mode:
@@ -195,19 +213,7 @@ def ensure(params, check_mode=False):
             if check_mode:
                 result["msg"] = "would check {0} and load it as {1}".format(archive, reference)
                 return result
-            verify_archive(params)
-            names_before = {name: item.id for item in client.images.list() for name in item.tags}
-            ids_before = {item.id for item in client.images.list(all=True)}
-            loaded = load_archive(client, archive)
-            if image_id not in [loaded_id for _name, loaded_id in loaded]:
-                undo_load(client, loaded, names_before, ids_before)
-                os.remove(archive)
-                raise DuoError(
-                    "archive={0!r} loaded as {1}, not {2} as the bundle manifest says. What it loaded was removed, "
-                    "names it took were given back, and the staged archive was removed. Fix: rebuild the bundle "
-                    "(its manifest does not match its archive; {3} checks the bundle) and carry it in again.".format(
-                        archive, ", ".join("{0} ({1})".format(name, found) for name, found in loaded) or "nothing",
-                        image_id, VERIFY_FIX), field="image_id", loaded=False)
+            load_checked(client, params)
             image = find(client, image_id)
         # Asked through the engine, which reads docker.io/library/nginx:1.27 as the nginx:1.27 it lists in tags.
         if named(client, reference) != image.id:
