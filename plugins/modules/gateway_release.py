@@ -69,6 +69,15 @@ EXAMPLES = r"""
     gitlab_version: "{{ gitlab_detected_version }}"
     registry: registry.internal.example.com
     tags: "{{ lookup('ansible.builtin.file', 'bundle/tags.json') | from_json }}"
+
+- name: From the organisation's registry mirror (login required, its own CA)
+  gitlab_duo.self_hosted.gateway_release:
+    gitlab_version: 18.2.1-ee
+    registry: mirror.internal.example.com:5443
+    registry_username: duo-pull
+    registry_password: "{{ vault_mirror_password }}"
+    ca_path: /etc/pki/internal-ca.pem
+  register: release
 """
 
 RETURN = r"""
@@ -108,6 +117,8 @@ tags_seen:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
+    REGISTRY_PASSWORD_OPTION, REGISTRY_USERNAME_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import (
     DEFAULT_REGISTRY, DEFAULT_REPOSITORY)
@@ -124,8 +135,8 @@ def main():
             registry=dict(type="str", default=DEFAULT_REGISTRY),
             repository=dict(type="str", default=DEFAULT_REPOSITORY),
             tags=dict(type="list", elements="str"),
-            registry_username=dict(type="str"),
-            registry_password=dict(type="str", no_log=True),
+            registry_username=REGISTRY_USERNAME_OPTION,
+            registry_password=REGISTRY_PASSWORD_OPTION,
             **HTTP_OPTIONS
         ),
         required_together=[("registry_username", "registry_password")],

@@ -20,6 +20,9 @@ ALLOWED = {
     "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls"},
     "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab",
                       "_tls", "_gateway"},
+    # The air-gap bundle builds on the gateway (tag policy, the registry client) and the base floor.
+    "_bundle": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls",
+                "_gateway"},
 }
 
 
@@ -44,7 +47,7 @@ def imports(path):
     return found
 
 
-ROOT_PACKAGES = {"_gitlab", "_gateway", "_tls", "_troubleshoot"}
+ROOT_PACKAGES = {"_gitlab", "_gateway", "_tls", "_troubleshoot", "_bundle"}
 GRAPH = {name: imports(path) for name, path in sources()}
 
 
