@@ -455,12 +455,16 @@ def start_services(hosts):
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--addn-hosts=" + dns_hosts,
              "--listen-address=" + BRIDGE_ADDRESS, "--bind-interfaces", "--pid-file", "--log-facility=-"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
-    for label, address in (("apt", BRIDGE_ADDRESS), ("apt_airgap", AIRGAP_CONTROL_ADDRESS)):
-        with open(os.path.join(services, label + ".log"), "ab") as log:
-            pids[label] = subprocess.Popen(
-                [sys.executable, "-m", "http.server", "--bind", address, "--directory", APT_REPO, str(APT_PORT)],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
+    pids["apt"] = start_apt(services, "apt", BRIDGE_ADDRESS)
     return pids
+
+
+def start_apt(services, label, address):
+    """The apt repository served on ``address`` (which must exist already: the air-gap link's is made with air01)."""
+    with open(os.path.join(services, label + ".log"), "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", address, "--directory", APT_REPO, str(APT_PORT)],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
 
 
 def openssl(*args):
@@ -610,6 +614,11 @@ def up(size):
     for host in hosts:
         say("starting {0} ({1}, {2})".format(host.name, host.kind, host.address))
         make_netns(host.name, host.address, airgapped=host.kind == "airgapped")
+        if host.kind == "airgapped":
+            # Its link to the control node exists from here on: the site's own apt mirror listens there.
+            state["services"]["apt_airgap"] = start_apt(os.path.join(FLEET, "services"), "apt_airgap",
+                                                        AIRGAP_CONTROL_ADDRESS)
+            save_state(state)
         write_setup(host, hosts, public_key)
         if host.kind == "systemd":
             host.pids["engine"] = start_chroot(host, host.name, sshd=False, label="engine")

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 
-import docker
 import pytest
 import yaml
 
@@ -45,14 +44,17 @@ def registry(lab, tmp_path):
 
 @pytest.fixture()
 def skopeo_log(tmp_path):
-    """skopeo wrapped on the PATH: every command line it is given, and the mode of each auth file it is handed."""
+    """skopeo wrapped on the PATH: every command line it is given, and the mode of each auth file it is handed.
+    With KILL_COPY=N in the environment, the Nth push is killed (SIGKILL) as it starts."""
     bin_dir, log = tmp_path / "bin", tmp_path / "skopeo-calls.log"
     bin_dir.mkdir()
     wrapper = bin_dir / "skopeo"
     wrapper.write_text(
         "#!/bin/sh\nprintf 'argv: %s\\n' \"$*\" >>{log}\n"
         "for arg in \"$@\"; do case \"$arg\" in --*authfile=*) stat -c 'authfile: %a %n' \"${{arg#*=}}\" >>{log};; "
-        "esac; done\nexec {real} \"$@\"\n".format(log=log, real=REAL_SKOPEO))
+        "esac; done\n"
+        "if [ \"$1\" = copy ] && [ \"$(grep -c '^argv: copy' {log})\" = \"${{KILL_COPY:-0}}\" ]; then kill -KILL $$; fi\n"
+        "exec {real} \"$@\"\n".format(log=log, real=REAL_SKOPEO))
     wrapper.chmod(0o755)
     return {"env": {"PATH": "{0}:{1}".format(bin_dir, os.environ["PATH"])}, "path": log}
 
@@ -117,6 +119,21 @@ def test_push_to_a_tls_registry_with_token_auth_then_nothing_on_a_rerun(registry
     assert not any(os.path.exists(path) or os.path.exists(os.path.dirname(path)) for path in auth_files)
 
 
+def test_a_push_killed_half_way_is_finished_by_the_next_run(registry, bundle, skopeo_log, tmp_path):
+    wanted = list(targets(registry, bundle["manifest"]).items())
+    killed = mirror_play(tmp_path, registry, bundle["dir"], env=dict(skopeo_log["env"], KILL_COPY="2"))
+    assert killed.rc != 0
+    assert "Pushing {0}: skopeo: skopeo exited -9".format(wanted[1][0]) in killed.output
+    assert held(registry, wanted[0][0]) == wanted[0][1] and held(registry, wanted[1][0]) is None
+    auth_files = [line.split()[2] for line in skopeo_log["path"].read_text().splitlines() if line.startswith("authfile:")]
+    assert auth_files and not any(os.path.exists(path) for path in auth_files), "the auth file went with the failure"
+
+    finished = mirror_play(tmp_path, registry, bundle["dir"], env=skopeo_log["env"])
+    assert finished.rc == 0 and finished.recap()["localhost"]["changed"] == 1, finished.output
+    assert "present " + wanted[0][0] in finished.output and "pushed " + wanted[1][0] in finished.output
+    assert all(held(registry, reference) == image_id for reference, image_id in wanted)
+
+
 def test_check_mode_says_what_it_would_push_and_pushes_nothing(registry, bundle, skopeo_log, tmp_path):
     preview = mirror_play(tmp_path, registry, bundle["dir"], "--check", "--diff", env=skopeo_log["env"])
     assert preview.rc == 0, preview.output
@@ -171,11 +188,10 @@ def pull_play(tmp_path, registry, run_id, password, **container):
             "jwt_keys_dir": str(tmp_path / "keys"), "health_timeout": 20, "labels": {"gitlab_duo.test": run_id},
             "registry_username": PUSHER, "registry_password": "{{ mirror_password }}"}
     args.update(container)
-    play = [{"name": "Pull from the mirror", "hosts": "localhost", "gather_facts": False,
-             "vars_files": [str(secrets)],
-             "tasks": [{"name": "Release", "gitlab_duo.self_hosted.gateway_release": {
-                 "gitlab_version": "18.2.1-ee", "registry": registry.host, "ca_path": registry.ca_file,
-                 "registry_username": PUSHER, "registry_password": "{{ mirror_password }}"}, "register": "release"},
+    release = {"gitlab_version": "18.2.1-ee", "registry": registry.host, "ca_path": registry.ca_file,
+               "registry_username": PUSHER, "registry_password": "{{ mirror_password }}"}
+    play = [{"name": "Pull from the mirror", "hosts": "localhost", "gather_facts": False, "vars_files": [str(secrets)],
+             "tasks": [{"name": "Release", "gitlab_duo.self_hosted.gateway_release": release, "register": "release"},
                        {"name": "Gateway", "gitlab_duo.self_hosted.gateway_container": args}]}]
     (tmp_path / "pull.yml").write_text(yaml.safe_dump(play))
     inventory = tmp_path / "control.ini"

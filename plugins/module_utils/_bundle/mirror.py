@@ -165,9 +165,8 @@ class Skopeo:
         return None  # not reached: fail() raises
 
     def push(self, archive, reference, options):
-        code, _raw, said = self.run(["copy", "--quiet"] + options + ["docker-archive:" + archive,
-                                                                    "docker://" + reference],
-                                    "Pushing {0}".format(reference))
+        argv = ["copy", "--quiet"] + options + ["docker-archive:" + archive, "docker://" + reference]
+        code, _raw, said = self.run(argv, "Pushing {0}".format(reference))
         if code != 0:
             self.fail("Pushing {0}".format(reference), said)
 
