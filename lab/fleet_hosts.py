@@ -455,13 +455,13 @@ def start_services(hosts):
             ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--addn-hosts=" + dns_hosts,
              "--listen-address=" + BRIDGE_ADDRESS, "--bind-interfaces", "--pid-file", "--log-facility=-"],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
-    pids["apt"] = start_apt(services, "apt", BRIDGE_ADDRESS)
+    pids["apt"] = start_apt("apt", BRIDGE_ADDRESS)
     return pids
 
 
-def start_apt(services, label, address):
-    """The apt repository served on ``address`` (which must exist already: the air-gap link's is made with air01)."""
-    with open(os.path.join(services, label + ".log"), "ab") as log:
+def start_apt(label, address):
+    """The apt repository served on ``address`` (which must exist: the air-gap link's once air01's veth is made)."""
+    with open(os.path.join(FLEET, "services", label + ".log"), "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "http.server", "--bind", address, "--directory", APT_REPO, str(APT_PORT)],
             stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True).pid
@@ -614,10 +614,10 @@ def up(size):
     for host in hosts:
         say("starting {0} ({1}, {2})".format(host.name, host.kind, host.address))
         make_netns(host.name, host.address, airgapped=host.kind == "airgapped")
-        if host.kind == "airgapped":
-            # Its link to the control node exists from here on: the site's own apt mirror listens there.
-            state["services"]["apt_airgap"] = start_apt(os.path.join(FLEET, "services"), "apt_airgap",
-                                                        AIRGAP_CONTROL_ADDRESS)
+        if host.kind == "airgapped" and "apt_airgap" not in state["services"]:
+            # Its address exists from here on (the control node's end of the air-gap link): bound any earlier, the
+            # server failed and air01 had no package source.
+            state["services"]["apt_airgap"] = start_apt("apt_airgap", AIRGAP_CONTROL_ADDRESS)
             save_state(state)
         write_setup(host, hosts, public_key)
         if host.kind == "systemd":
@@ -643,6 +643,8 @@ def up(size):
     state["hosts"] = [host.as_dict() for host in hosts]
     save_state(state)
     wait_for("the registry mirror", lambda: answers(BRIDGE_ADDRESS, 5000))
+    if "apt_airgap" in state["services"]:
+        wait_for("the apt repository on the air-gap link", lambda: answers(AIRGAP_CONTROL_ADDRESS, APT_PORT))
     say("ready: {0} (SSH as {1}, key {2})".format(", ".join(h.name for h in hosts), LOGIN_USER,
                                                   os.path.join(SSH_DIR, "id_ed25519")))
     return state

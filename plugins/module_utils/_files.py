@@ -26,12 +26,14 @@ def write_private(path, text):
         handle.write(text.encode("utf-8"))
 
 
-def file_stem(name):
+def file_stem(name, reserved=()):
     """A file name for ``name``: itself when it is made of letters, digits, ``_``, ``.`` and ``-`` only (and is not
-    ``.``, ``..`` or hidden); else the safe characters with ``_`` for the others plus the first 8 hex digits of the
-    name's SHA-256, so ``prod/eu`` and ``prod_eu`` never share a file."""
+    ``.``, ``..``, hidden or one of the ``reserved`` stems the caller writes itself, compared case-insensitively);
+    else the safe characters with ``_`` for the others plus the first 8 hex digits of the name's SHA-256, so
+    ``prod/eu`` and ``prod_eu`` never share a file, nor an instance called ``fleet`` the fleet summary."""
     text = str(name)
-    if text and not _UNSAFE.search(text) and not text.startswith("."):
+    if (text and not _UNSAFE.search(text) and not text.startswith(".")
+            and text.lower() not in {stem.lower() for stem in reserved}):
         return text
     cleaned = _UNSAFE.sub("_", text).lstrip(".") or "report"
     return "{0}-{1}".format(cleaned[:80], hashlib.sha256(text.encode("utf-8")).hexdigest()[:8])

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reports the Docker engine (reachable, version, architecture, root directory and its free space), the host's
     memory, whether the gateway's port is free or held by the gateway container itself, and whether the gateway
-    hostname resolves and is not localhost.
+    hostname resolves and is not localhost, and the free space where archives of an air-gap bundle are staged.
   - The preflight role turns these facts into assertions with remedies. Changes nothing.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
@@ -45,6 +45,11 @@ options:
   hostname:
     description: The gateway's hostname as GitLab will use it.
     type: str
+  staging_dir:
+    description:
+      - Where archives of an air-gap bundle are staged before they are loaded; its free space (or its nearest existing
+        parent's, when it does not exist yet) is reported.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -77,6 +82,10 @@ hostname:
   description: name, is_local, resolves, addresses.
   returned: when O(hostname) is given
   type: dict
+staging:
+  description: path, exists, free_bytes (of the directory or its nearest existing parent).
+  returned: when O(staging_dir) is given
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -99,6 +108,7 @@ def main():
             proxy_container_name=PROXY_NAME_OPTION,
             proxy_bind_address=dict(type="str", default="0.0.0.0"),
             hostname=dict(type="str"),
+            staging_dir=dict(type="path"),
             docker_host=DOCKER_HOST_OPTION,
         ),
         supports_check_mode=True,

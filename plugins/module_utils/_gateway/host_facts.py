@@ -27,6 +27,15 @@ def free_bytes(path):
     return stats.f_bavail * stats.f_frsize
 
 
+def free_bytes_at(path):
+    """Free bytes where ``path`` is or will be made: at its nearest existing directory (a staging directory that
+    a later task creates lives on its parent's file system)."""
+    path = os.path.abspath(path)
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return free_bytes(path)
+
+
 def hostname_facts(name):
     facts = {"name": name, "is_local": is_local_host(name), "resolves": False, "addresses": []}
     try:
@@ -70,7 +79,8 @@ def port_facts(client, address, port, our_container):
 
 
 def collect(params):
-    """The gateway_host_facts module's answer: memory, the Docker engine, the ports and the host name."""
+    """The gateway_host_facts module's answer: memory, the Docker engine, the ports, the host name and the free
+    space where bundle archives are staged."""
     result = {"changed": False, "memory_bytes": memory_bytes(), "docker": {"reachable": False}}
     client = None
     try:
@@ -88,4 +98,7 @@ def collect(params):
                              for port in params["proxy_ports"]]
     if params["hostname"]:
         result["hostname"] = hostname_facts(params["hostname"])
+    if params["staging_dir"]:
+        result["staging"] = {"path": params["staging_dir"], "exists": os.path.isdir(params["staging_dir"]),
+                             "free_bytes": free_bytes_at(params["staging_dir"])}
     return result

@@ -15,7 +15,7 @@ import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import SEVERITIES, worst
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import private_file, write_private
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import file_stem, private_file, write_private
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import scrub
 
 ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
@@ -81,13 +81,17 @@ def fleet_markdown(reports):
     return "\n".join(lines) + "\n"
 
 
+# Files the report writes itself: an instance of that name gets a hashed file name instead.
+RESERVED_STEMS = ("fleet", "ESCALATION", "hosts")
+
+
 def write(report_dir, reports, secrets=()):
     """Write <instance>.md/.json and fleet.md/.json (mode 0600); returns the paths."""
     os.makedirs(report_dir, mode=0o700, exist_ok=True)
     reports = scrub(reports, list(secrets))
     paths = []
     for report in reports:
-        base = os.path.join(report_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", report["instance"]))
+        base = os.path.join(report_dir, file_stem(report["instance"], RESERVED_STEMS))
         for path, text in ((base + ".md", instance_markdown(report)),
                            (base + ".json", json.dumps(report, indent=2, sort_keys=True) + "\n")):
             write_private(path, text)
@@ -128,13 +132,13 @@ def bundle(report_dir, reports, results, secrets=(), now=None):
     path = os.path.join(report_dir, "support-bundle-{0}.tar.gz".format(stamp))
     files = {"ESCALATION.md": ESCALATION, "fleet.md": fleet_markdown(reports)}
     for report in reports:
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", report["instance"])
+        name = file_stem(report["instance"], RESERVED_STEMS)
         files[name + ".md"] = instance_markdown(report)
         files[name + ".json"] = json.dumps(report, indent=2, sort_keys=True) + "\n"
     for result in results:
-        host = re.sub(r"[^A-Za-z0-9_.-]", "_", result["host"])
+        host = file_stem(result["host"])
         for filename, text in (result.get("excerpts") or {}).items():
-            files["hosts/{0}/{1}".format(host, re.sub(r"[^A-Za-z0-9_.-]", "_", filename))] = text
+            files["hosts/{0}/{1}".format(host, file_stem(filename))] = text
         if result.get("versions"):
             files["hosts/{0}/versions.json".format(host)] = json.dumps(result["versions"], indent=2, sort_keys=True) + "\n"
     files = scrub(files, list(secrets))

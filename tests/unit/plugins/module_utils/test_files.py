@@ -45,3 +45,10 @@ def test_names_that_clean_alike_never_share_a_file():
     names = ["prod/eu", "prod_eu", "prod eu", "prod:eu", "prod\\eu"]
     assert len({file_stem(name) for name in names}) == len(names)
     assert file_stem("prod/eu") == file_stem("prod/eu")
+
+
+@pytest.mark.parametrize("name", ["fleet", "FLEET", "Fleet"])
+def test_a_reserved_stem_gets_a_hashed_file_name(name):
+    stem = file_stem(name, reserved=("fleet",))
+    assert stem.lower() != "fleet" and stem.startswith(name)
+    assert file_stem("fleet-eu", reserved=("fleet",)) == "fleet-eu"

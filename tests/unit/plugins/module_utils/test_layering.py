@@ -1,4 +1,4 @@
-"""module_utils imports run one way: troubleshoot -> gateway -> {gitlab, tls} -> base floor (docker, http,
+"""module_utils imports run one way: {troubleshoot, bundle} -> gateway -> {gitlab, tls} -> base floor (docker, http,
 validation, redaction, lock, files) -> errors. A new import against that direction, or a cycle, fails here."""
 
 import ast
@@ -20,7 +20,7 @@ ALLOWED = {
     "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls"},
     "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab",
                       "_tls", "_gateway"},
-    # The air-gap bundle builds on the gateway (tag policy, the registry client) and the base floor.
+    # The air-gap bundle builds on the gateway's release rules and the base floor; nothing imports it but modules.
     "_bundle": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls",
                 "_gateway"},
 }

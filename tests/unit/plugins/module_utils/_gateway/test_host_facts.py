@@ -36,6 +36,24 @@ def test_free_bytes_of_a_directory(tmp_path):
     assert host_facts.free_bytes(str(tmp_path)) > 0
 
 
+def same_file_system(free, path):
+    """Free bytes of ``path``'s file system, give or take what other processes of this machine write meanwhile."""
+    return abs(free - host_facts.free_bytes(path)) < 256 * 1024 * 1024
+
+
+def test_free_bytes_at_a_directory_not_made_yet_is_its_parents(tmp_path):
+    assert same_file_system(host_facts.free_bytes_at(str(tmp_path / "a" / "b")), str(tmp_path))
+
+
+def test_collect_reports_the_staging_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix://" + str(tmp_path / "no-engine.sock"))
+    facts = host_facts.collect(module_params("gateway_host_facts", staging_dir=str(tmp_path / "staging")))
+    staging = facts["staging"]
+    assert (staging["path"], staging["exists"]) == (str(tmp_path / "staging"), False)
+    assert same_file_system(staging["free_bytes"], str(tmp_path))
+    assert "staging" not in host_facts.collect(module_params("gateway_host_facts"))
+
+
 def test_port_in_use_sees_a_listener_and_not_a_free_port(listener):
     assert host_facts.port_in_use("127.0.0.1", listener) is True
     assert host_facts.port_in_use("127.0.0.1", closed_port()) is False

@@ -42,3 +42,16 @@ def test_report_never_written_through_a_symlink(tmp_path):
     with pytest.raises(OSError):
         report.write(str(tmp_path / "reports"), report.group(RESULTS))
     assert target.read_text() == "keep"
+
+
+def test_instances_whose_names_clean_alike_or_match_the_summary_get_their_own_files(tmp_path):
+    results = [dict(RESULTS[0], host="gw-" + name, instance=name) for name in ("fleet", "prod/eu", "prod_eu")]
+    reports, paths = report.write(str(tmp_path), report.group(results))
+    names = sorted(os.path.basename(path) for path in paths)
+    assert len(names) == len(set(names)) == 8, names
+    fleet = [report for report in reports if report["instance"] == "fleet"][0]
+    assert "fleet.json" in names and '"instances"' in (tmp_path / "fleet.json").read_text()
+    bundle = report.bundle(str(tmp_path), reports, results)
+    with tarfile.open(bundle) as archive:
+        members = [member.name.split("/", 1)[1] for member in archive.getmembers()]
+    assert len(members) == len(set(members)) and fleet
