@@ -87,13 +87,22 @@ def auth_config(username=None, password=None):
     return {"username": username, "password": password or ""} if username else None
 
 
+def _names_registry(component):
+    return "." in component or ":" in component or component == "localhost"
+
+
 def registry_of(reference):
     """The registry host[:port] ``reference`` is pulled from, as Docker reads a reference: the first path component
     when it has a dot or a port or is localhost, else Docker Hub (docker.io)."""
     first, sep, _rest = reference.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
+    return first if sep and _names_registry(first) else "docker.io"
+
+
+def repository_path(name):
+    """``name``'s repository path without its registry host ('registry.gitlab.com/group/gw' -> 'group/gw',
+    'docker.io/library/nginx' -> 'library/nginx'); a name without a host is returned as it is."""
+    first, sep, rest = name.strip("/").partition("/")
+    return rest if sep and _names_registry(first) else name.strip("/")
 
 
 def pull_failure(image, exc, auth=None):

@@ -51,9 +51,9 @@ options:
   repository_prefix:
     description:
       - A path put in front of each image's repository, e.g. V(mirror) pushes
-        C(gitlab-org/.../model-gateway) as C(<registry>/mirror/gitlab-org/.../model-gateway). Empty keeps each
-        image's own repository path under the new registry host, so only C(ai_gateway_registry) changes for the
-        gateway hosts.
+        C(registry.gitlab.com/gitlab-org/.../model-gateway) as C(<registry>/mirror/gitlab-org/.../model-gateway).
+        Empty keeps each image's own repository path (without the registry it came from) under the new registry
+        host, so only C(ai_gateway_registry) changes for the gateway hosts.
     type: str
     default: ""
   registry_username:

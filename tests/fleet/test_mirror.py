@@ -16,7 +16,7 @@ from .conftest import fleet, fleetkit, run_playbook, ssh
 
 sys.path.insert(0, os.path.join(fleet.REPO, "lab"))
 # pylint: disable=wrong-import-position
-import mirrorkit  # noqa: E402  (lab/ is not a package)
+import bundlekit  # noqa: E402  (lab/ is not a package)
 from token_registry import TokenRegistry  # noqa: E402
 
 PUSHER, PASSWORD = "duo-mirror", "fleet-Mirror-Pa55-2b71"
@@ -28,7 +28,7 @@ def mirror(fleet_lab, tmp_path_factory):
     """The bundle (GitLab 18.2.1's gateway release and the lab's NGINX image) and the mirror on the air-gap link."""
     workdir = tmp_path_factory.mktemp("fleet-mirror")
     bundle_dir = str(workdir / "duo-bundle")
-    manifest = mirrorkit.make_bundle(bundle_dir, {"18.2.1": GATEWAY_TAG})
+    manifest = bundlekit.make_bundle(bundle_dir, ["18.2.1"])
     with TokenRegistry(str(workdir / "registry"), address=fleet.AIRGAP_CONTROL_ADDRESS, users={PUSHER: PASSWORD},
                        tls=True) as registry:
         yield {"registry": registry, "bundle": bundle_dir, "manifest": manifest, "workdir": workdir, "lab": fleet_lab}
@@ -38,9 +38,13 @@ def image(mirror, role):
     return next(entry for entry in mirror["manifest"]["images"] if entry["role"] == role)
 
 
+# Each image's repository path under the mirror's host (not the registry the bundle took it from).
+PATHS = {"gateway": ("gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway", GATEWAY_TAG),
+         "proxy": ("library/nginx", "1.22-lab")}
+
+
 def mirrored(mirror, role):
-    entry = image(mirror, role)
-    return "{0}/{1}:{2}".format(mirror["registry"].host, entry["repository"], entry["tag"])
+    return "{0}/{1}:{2}".format(mirror["registry"].host, *PATHS[role])
 
 
 def secrets_file(mirror, **variables):
@@ -55,17 +59,17 @@ def inventory(mirror):
     """GitLab 18.2.1 (stand-in) on air01 and its gateway on air01 behind NGINX in a container, the certificate from
     the fleet's CA (air01 reaches no ACME server); both images from the mirror, which air01 reaches on its link."""
     lab, registry = mirror["lab"], mirror["registry"]
-    gitlab = lab.gitlab("air01", "gitlab-air", "18.2.1-ee", port=8091)
+    gitlab = lab.gitlab("air01", "gitlab-mirror", "18.2.1-ee", port=8091)
     fqdn = lab.hosts["air01"].fqdn
     cert, key = fleet.issue("air01", dns_names=[fqdn])
     gateway = lab.gateway_vars(
-        "air01", "gitlab-air", ai_gateway_registry=registry.host, ai_gateway_registry_username=PUSHER,
+        "air01", "gitlab-mirror", ai_gateway_registry=registry.host, ai_gateway_registry_username=PUSHER,
         ai_gateway_registry_ca_cert=registry.ca_file, tls_proxy_enabled=True, tls_proxy_mode="container",
         tls_proxy_image=mirrored(mirror, "proxy"), tls_proxy_domains=[fqdn], tls_proxy_certificate_mode="provided",
         tls_proxy_certificate_file=cert, tls_proxy_key_file=key)
     common = fleetkit.common_vars(mirror["workdir"] / "reports")
     common.update(lab.prepare_vars())
-    path = fleetkit.write_inventory(mirror["workdir"] / "inventory.yml", {"gitlab-air": gitlab.host_vars()},
+    path = fleetkit.write_inventory(mirror["workdir"] / "inventory.yml", {"gitlab-mirror": gitlab.host_vars()},
                                     {fqdn: gateway}, **common)
     yield {"path": path, "gitlab": gitlab, "secrets": secrets_file(mirror, ai_gateway_registry_password=PASSWORD)}
     # Leave air01 as other tests expect it: no gateway, proxy or image of this test (its engine's store as before).
@@ -126,7 +130,7 @@ def test_install_on_the_airgapped_host_pulls_from_the_mirror(mirror, inventory):
     # air01's engine logged in for both pulls (the token service saw its user and Docker's User-Agent) ...
     pulls = [request for request in registry.token_requests[asked:] if request["agent"][0].startswith("docker/")]
     assert {request["scope"][0].split(":")[1] for request in pulls} == {
-        image(mirror, "gateway")["repository"], image(mirror, "proxy")["repository"]}
+        PATHS["gateway"][0], PATHS["proxy"][0]}
     assert all(request["user"] == [PUSHER] for request in pulls), pulls
     # ... trusting the organisation's CA where Docker reads it, with no login stored on the host.
     installed_ca = ssh(air, "sudo cat /etc/docker/certs.d/{0}/ca.crt".format(registry.host), check=True).stdout

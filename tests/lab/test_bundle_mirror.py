@@ -17,8 +17,8 @@ from .conftest import REPO, VENV_BIN, free_port, run_playbook
 
 sys.path.insert(0, os.path.join(REPO, "lab"))
 # pylint: disable=wrong-import-position
-import mirrorkit  # noqa: E402  (lab/ is not a package)
-from labkit import ansible_env  # noqa: E402
+import bundlekit  # noqa: E402  (lab/ is not a package)
+from labkit import GATEWAY_REPOSITORY, ansible_env  # noqa: E402
 from token_registry import TokenRegistry  # noqa: E402
 
 PUSHER, PASSWORD = "duo-push", "mirror-Pa55word-7f3a"
@@ -32,7 +32,7 @@ REAL_SKOPEO = shutil.which("skopeo")
 def bundle(tmp_path_factory):
     """One bundle for the module: the gateway release for GitLab 18.2.1 and the lab's NGINX image."""
     directory = str(tmp_path_factory.mktemp("bundle") / "duo-bundle")
-    return {"dir": directory, "manifest": mirrorkit.make_bundle(directory, {"18.2.1": GATEWAY_TAG})}
+    return {"dir": directory, "manifest": bundlekit.make_bundle(directory, ["18.2.1"])}
 
 
 @pytest.fixture()
@@ -86,9 +86,12 @@ def held(registry, reference):
     return "sha256:" + hashlib.sha256(completed.stdout).hexdigest()
 
 
+# Where each image of the bundle lands: its repository path under the mirror's host (not the registry it came from).
+MIRRORED = {"gateway": GATEWAY_REPOSITORY + ":" + GATEWAY_TAG, "proxy": "library/nginx:1.22-lab"}
+
+
 def targets(registry, manifest):
-    return {"{0}/{1}:{2}".format(registry.host, image["repository"], image["tag"]): image["image_id"]
-            for image in manifest["images"]}
+    return {"{0}/{1}".format(registry.host, MIRRORED[image["role"]]): image["image_id"] for image in manifest["images"]}
 
 
 def test_push_to_a_tls_registry_with_token_auth_then_nothing_on_a_rerun(registry, bundle, skopeo_log, tmp_path):
@@ -167,10 +170,10 @@ def test_a_corrupted_archive_is_refused_before_anything_is_pushed(registry, bund
     copy = str(tmp_path / "carried-in")
     shutil.copytree(bundle["dir"], copy)
     proxy = next(image for image in bundle["manifest"]["images"] if image["role"] == "proxy")
-    mirrorkit.corrupt(copy, proxy)
+    bundlekit.flip_byte(os.path.join(copy, proxy["archive"]))
     result = mirror_play(tmp_path, registry, copy, env=skopeo_log["env"])
     assert result.rc != 0
-    assert "the archive {0} of library/nginx:1.22-lab is corrupted".format(proxy["archive"]) in result.output
+    assert "the archive {0} of {1} is corrupted".format(proxy["archive"], proxy["reference"]) in result.output
     assert "nothing of it was pushed" in result.output
     # The gateway's archive is intact, and comes first: it was not pushed either, as every check comes before a push.
     assert "argv: copy" not in skopeo_log["path"].read_text()
@@ -231,7 +234,7 @@ def test_the_gateway_is_listed_and_pulled_from_the_mirror_with_credentials(lab, 
         container = lab.containers.get("duo-m-" + run_id)
         reference, _sep, digest = container.attrs["Config"]["Image"].partition("@")
         gateway = next(image for image in bundle["manifest"]["images"] if image["role"] == "gateway")
-        assert reference == "{0}/{1}:{2}".format(registry.host, gateway["repository"], GATEWAY_TAG)
+        assert reference == "{0}/{1}".format(registry.host, MIRRORED["gateway"])
         assert digest.startswith("sha256:") and container.attrs["Image"] == gateway["image_id"]
         assert PASSWORD not in pulled.stdout + pulled.stderr
         engine = [request for request in registry.token_requests[asked:] if request["agent"][0].startswith("docker/")]

@@ -30,6 +30,7 @@ import tempfile
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._bundle.images import transport_options
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._bundle.manifest import load, sha256_file
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import repository_path
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import write_private
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import split_registry
@@ -72,8 +73,9 @@ def check_prefix(prefix):
 
 
 def target_reference(host, prefix, repository, tag):
-    """``host[:port]/[prefix/]repository:tag``: the image's repository path kept under the new registry host."""
-    path = "/".join(part for part in (prefix, repository.strip("/")) if part)
+    """``host[:port]/[prefix/]path:tag``: the image's repository path (without the registry it came from, when the
+    manifest names one) kept under the new registry host."""
+    path = "/".join(part for part in (prefix, repository_path(repository)) if part)
     return "{0}/{1}:{2}".format(host, path, tag)
 
 
@@ -172,9 +174,9 @@ class Skopeo:
 
 
 def _archive_problem(bundle, image, problem):
-    return DuoError("bundle={0!r}: the archive {1} of {2}:{3} {4}; nothing of it was pushed. Fix: carry the bundle "
-                    "in again (or rebuild it with gitlab_duo.self_hosted.bundle) and check it with the bundle's "
-                    "verify step.".format(bundle, image["archive"], image["repository"], image["tag"], problem),
+    return DuoError("bundle={0!r}: the archive {1} of {2} {3}; nothing of it was pushed. Fix: carry the bundle in "
+                    "again (or rebuild it with gitlab_duo.self_hosted.bundle) and check it with the bundle's verify "
+                    "step.".format(bundle, image["archive"], image["reference"], problem),
                     field="bundle", archive=image["archive"])
 
 

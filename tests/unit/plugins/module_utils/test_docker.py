@@ -100,6 +100,14 @@ def test_registry_of(reference, registry):
     assert _docker.registry_of(reference) == registry
 
 
+@pytest.mark.parametrize("name, path", [
+    ("registry.gitlab.com/group/gw", "group/gw"), ("docker.io/library/nginx", "library/nginx"),
+    ("mirror:5443/duo/gw/", "duo/gw"), ("localhost/gw", "gw"), ("library/nginx", "library/nginx"), ("gw", "gw"),
+])
+def test_repository_path(name, path):
+    assert _docker.repository_path(name) == path
+
+
 @pytest.mark.parametrize("engine_says, expected", [
     ("Head https://m.example.com:5443/v2/gw/manifests/v1: unauthorized: authentication required",
      "the registry m.example.com:5443 refused the credentials of user 'duo-pull'"),

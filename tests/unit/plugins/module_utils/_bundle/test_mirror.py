@@ -107,6 +107,9 @@ def params(bundle_dir, **given):
 ])
 def test_the_repository_path_is_kept_under_the_new_host(prefix, expected):
     assert mirror.target_reference("mirror.example.com:5443", mirror.check_prefix(prefix), REPOSITORY, "v1") == expected
+    # A manifest may name the registry the image came from in its repository: that host is not carried over.
+    assert mirror.target_reference("mirror.example.com:5443", mirror.check_prefix(prefix),
+                                   "registry.gitlab.com/" + REPOSITORY, "v1") == expected
 
 
 @pytest.mark.parametrize("prefix", ["Duo", "duo//x", "duo/-x", "a b", "duo/x:1"])
