@@ -52,3 +52,18 @@ options:
     type: dict
     default: {}
 """
+
+    # REGISTRY_USERNAME_OPTION / REGISTRY_PASSWORD_OPTION: credentials for the pull (an internal registry mirror).
+    REGISTRY_AUTH = r"""
+options:
+  registry_username:
+    description:
+      - User for the registry the image is pulled from (an internal mirror that requires a login); anonymous when
+        omitted.
+      - Sent to the Docker engine with the pull (the SDK's C(auth_config)), never on a command line; nothing is
+        stored on the host (no C(docker login)).
+    type: str
+  registry_password:
+    description: Password or token of O(registry_username). Never shown.
+    type: str
+"""

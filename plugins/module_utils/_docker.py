@@ -37,6 +37,10 @@ PULL_OPTION = dict(type="str", default="missing", choices=["missing", "always", 
 LABELS_OPTION = dict(type="dict", default={})
 # Where a published port listens on the host (fragment gitlab_duo.self_hosted.docker.bind_address).
 BIND_ADDRESS_OPTION = dict(type="str", default="0.0.0.0")
+# Credentials for the registry an image comes from (an internal mirror); fragment
+# gitlab_duo.self_hosted.docker.registry_auth. Modules declare them required_together.
+REGISTRY_USERNAME_OPTION = dict(type="str")
+REGISTRY_PASSWORD_OPTION = dict(type="str", no_log=True)
 # Every container the collection creates carries this label, so reports and clean-ups can tell ours from others.
 MANAGED_LABEL = "gitlab_duo.self_hosted.managed"
 
@@ -77,8 +81,52 @@ def ensure_network(client, name, check_mode=False):
     return existed
 
 
-def ensure_image(client, image, pull="missing", platform=None, check_mode=False):
-    """The local image id of ``image`` after applying the pull policy (None in check mode when absent)."""
+def auth_config(username=None, password=None):
+    """What the SDK's pull takes as ``auth_config`` (sent to the engine in a header, never on a command line);
+    None without a user: an anonymous pull."""
+    return {"username": username, "password": password or ""} if username else None
+
+
+def _names_registry(component):
+    return "." in component or ":" in component or component == "localhost"
+
+
+def registry_of(reference):
+    """The registry host[:port] ``reference`` is pulled from, as Docker reads a reference: the first path component
+    when it has a dot or a port or is localhost, else Docker Hub (docker.io)."""
+    first, sep, _rest = reference.partition("/")
+    return first if sep and _names_registry(first) else "docker.io"
+
+
+def repository_path(name):
+    """``name``'s repository path without its registry host ('registry.gitlab.com/group/gw' -> 'group/gw',
+    'docker.io/library/nginx' -> 'library/nginx'); a name without a host is returned as it is."""
+    first, sep, rest = name.strip("/").partition("/")
+    return rest if sep and _names_registry(first) else name.strip("/")
+
+
+def pull_failure(image, exc, auth=None):
+    """Why a pull failed, with the fix: refused credentials and an untrusted certificate say what to set."""
+    text = str(exc)
+    if auth and auth.get("password"):
+        text = text.replace(auth["password"], "********")
+    lowered, registry = text.lower(), registry_of(image)
+    if any(needle in lowered for needle in ("unauthorized", "authentication required", "no basic auth")):
+        who = "the credentials of user {0!r}".format(auth["username"]) if auth else "an anonymous pull"
+        return DuoError("Cannot pull {0}: the registry {1} refused {2} ({3}). Fix: set registry_username and "
+                        "registry_password (ai_gateway_registry_username / ai_gateway_registry_password) to an "
+                        "account that may pull from it.".format(image, registry, who, text), registry=registry)
+    if "x509" in lowered or "certificate" in lowered:
+        return DuoError("Cannot pull {0}: this host's Docker engine does not trust the TLS certificate of {1} ({2}). "
+                        "Fix: put the organisation's CA at /etc/docker/certs.d/{1}/ca.crt on this host "
+                        "(ai_gateway_registry_ca_cert does that).".format(image, registry, text), registry=registry)
+    return DuoError("Cannot pull {0}: {1}. Fix: check registry access from this host, or load the image from an "
+                    "archive (air-gapped).".format(image, text), registry=registry)
+
+
+def ensure_image(client, image, pull="missing", platform=None, check_mode=False, auth=None):
+    """The local image id of ``image`` after applying the pull policy (None in check mode when absent). ``auth``
+    (from auth_config) goes with a pull."""
     local = None
     try:
         local = client.images.get(image)
@@ -90,10 +138,9 @@ def ensure_image(client, image, pull="missing", platform=None, check_mode=False)
     if (pull == "always" or local is None) and not check_mode:
         repository, tag = split_image(image)
         try:
-            local = client.images.pull(repository, tag=tag, platform=platform)
+            local = client.images.pull(repository, tag=tag, platform=platform, auth_config=auth)
         except (APIError, DockerException) as exc:
-            raise DuoError("Cannot pull {0}: {1}. Fix: check registry access from this host, or load the image "
-                           "from an archive (air-gapped).".format(image, exc))
+            raise pull_failure(image, exc, auth)
     return local.id if local is not None else None
 
 

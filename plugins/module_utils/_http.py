@@ -79,6 +79,9 @@ class Session:
         except requests.RequestException as exc:
             raise DuoError("Cannot reach {0} ({1}): {2}. Fix: {3}.".format(target, url, reason(exc), fix_for(exc)),
                            reason=reason(exc))
+        except OSError as exc:  # requests' own check of the CA path: no such file (not a RequestException)
+            raise DuoError("Cannot verify {0} ({1}): {2}. Fix: give ca_path as the path of a CA file (PEM) on the host "
+                           "that runs this module.".format(target, url, exc), reason=str(exc))
 
     def close(self):
         self._session.close()

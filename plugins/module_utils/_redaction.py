@@ -53,13 +53,22 @@ def _pem(match):
     return "-----BEGIN {0}-----{1}-----END {0}-----".format(match.group(1), REDACTED)
 
 
-def redact(text, secrets=()):
-    """``text`` with each of ``secrets`` and everything shaped like a credential replaced by <redacted>."""
+def redact_known(text, secrets=()):
+    """``text`` with each of ``secrets`` (in each form it may appear in) replaced by <redacted>, and nothing else:
+    for a tool's error line whose wording (``auth token: invalid username/password``) must survive."""
     if not isinstance(text, str):
         return text
     for secret in sorted((str(s) for s in secrets if s), key=len, reverse=True):
         for form in _variants(secret):
             text = text.replace(form, REDACTED)
+    return text
+
+
+def redact(text, secrets=()):
+    """``text`` with each of ``secrets`` and everything shaped like a credential replaced by <redacted>."""
+    if not isinstance(text, str):
+        return text
+    text = redact_known(text, secrets)
     text = _PEM.sub(_pem, text)
     text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container
+  - gitlab_duo.self_hosted.docker.registry_auth
   - gitlab_duo.self_hosted.attributes
   - gitlab_duo.self_hosted.gitlab.instance_url
   - gitlab_duo.self_hosted.docker.bind_address
@@ -149,6 +150,13 @@ EXAMPLES = r"""
     ca_bundle: /etc/pki/tls/certs/internal-ca.pem
     airgapped: true
     pull: never
+
+- name: From the organisation's registry mirror, which requires a login (its CA in /etc/docker/certs.d/<host:port>/)
+  gitlab_duo.self_hosted.gateway_container:
+    image: mirror.internal.example.com:5443/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway:self-hosted-v18.2.2-ee
+    gitlab_url: https://gitlab.internal.example.com
+    registry_username: duo-pull
+    registry_password: "{{ vault_mirror_password }}"
 """
 
 RETURN = r"""
@@ -199,7 +207,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
+    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, REGISTRY_PASSWORD_OPTION,
+    REGISTRY_USERNAME_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.container import (
     GATEWAY_NAME_OPTION, reconcile)
@@ -225,6 +234,8 @@ def main():
             ca_bundle=dict(type="path"),
             platform=dict(type="str"),
             pull=PULL_OPTION,
+            registry_username=REGISTRY_USERNAME_OPTION,
+            registry_password=REGISTRY_PASSWORD_OPTION,
             airgapped=dict(type="bool", default=False),
             jwt_keys_dir=dict(type="path", no_log=False),
             jwt_keys=dict(type="dict", no_log=True),
@@ -236,6 +247,7 @@ def main():
             labels=LABELS_OPTION,
             docker_host=DOCKER_HOST_OPTION,
         ),
+        required_together=[("registry_username", "registry_password")],
         required_if=[("state", "present", ("image", "gitlab_url")), ("state", "restarted", ("image", "gitlab_url"))],
         supports_check_mode=True,
     )

@@ -86,6 +86,15 @@ EXAMPLES = r"""
     bundle_dir: /srv/duo-bundle
   delegate_to: localhost
   register: release
+
+- name: From the organisation's registry mirror (login required, its own CA)
+  gitlab_duo.self_hosted.gateway_release:
+    gitlab_version: 18.2.1-ee
+    registry: mirror.internal.example.com:5443
+    registry_username: duo-pull
+    registry_password: "{{ vault_mirror_password }}"
+    ca_path: /etc/pki/internal-ca.pem
+  register: release
 """
 
 RETURN = r"""
@@ -148,6 +157,8 @@ bundle_dir:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._bundle.release import resolve
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
+    REGISTRY_PASSWORD_OPTION, REGISTRY_USERNAME_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.registry import (
     DEFAULT_REGISTRY, DEFAULT_REPOSITORY)
@@ -164,8 +175,8 @@ def main():
             repository=dict(type="str", default=DEFAULT_REPOSITORY),
             tags=dict(type="list", elements="str"),
             bundle_dir=dict(type="path"),
-            registry_username=dict(type="str"),
-            registry_password=dict(type="str", no_log=True),
+            registry_username=REGISTRY_USERNAME_OPTION,
+            registry_password=REGISTRY_PASSWORD_OPTION,
             **HTTP_OPTIONS
         ),
         required_together=[("registry_username", "registry_password")],

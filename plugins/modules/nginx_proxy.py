@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.lock
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.container
+  - gitlab_duo.self_hosted.docker.registry_auth
   - gitlab_duo.self_hosted.attributes
   - gitlab_duo.self_hosted.docker.bind_address
 attributes:
@@ -103,6 +104,15 @@ EXAMPLES = r"""
     network: gitlab-ai-gateway
     proxy_dir: /etc/gitlab-ai-gateway/nginx
     config: "{{ lookup('ansible.builtin.template', 'nginx.conf.j2') }}"
+
+- name: NGINX's image from the organisation's registry mirror, which requires a login
+  gitlab_duo.self_hosted.nginx_proxy:
+    image: mirror.internal.example.com:5443/library/nginx:1.27-alpine
+    registry_username: duo-pull
+    registry_password: "{{ vault_mirror_password }}"
+    network: gitlab-ai-gateway
+    proxy_dir: /etc/gitlab-ai-gateway/nginx
+    config: "{{ lookup('ansible.builtin.template', 'nginx.conf.j2') }}"
 """
 
 RETURN = r"""
@@ -139,7 +149,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
+    BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, REGISTRY_PASSWORD_OPTION,
+    REGISTRY_USERNAME_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.nginx import PROXY_NAME_OPTION, reconcile
 
@@ -165,9 +176,12 @@ def main():
             bind_address=BIND_ADDRESS_OPTION,
             restart_policy=RESTART_POLICY_OPTION,
             pull=PULL_OPTION,
+            registry_username=REGISTRY_USERNAME_OPTION,
+            registry_password=REGISTRY_PASSWORD_OPTION,
             labels=LABELS_OPTION,
             docker_host=DOCKER_HOST_OPTION,
         ),
+        required_together=[("registry_username", "registry_password")],
         required_if=[("state", "present", ("proxy_dir", "config")), ("state", "reloaded", ("proxy_dir", "config"))],
         supports_check_mode=True,
     )

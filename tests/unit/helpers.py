@@ -338,9 +338,10 @@ class FakeImages:
                 return image
         raise ImageNotFound("No such image: {0}".format(name))
 
-    def pull(self, repository, tag=None, platform=None):
+    def pull(self, repository, tag=None, platform=None, auth_config=None):
         reference = repository if tag is None else repository + ("@" if tag.startswith("sha256:") else ":") + tag
         self.client.calls.append(("pulled", reference, platform))
+        self.client.pull_auth.append(auth_config)
         if reference not in self.registry:
             raise APIError("pull access denied for {0}, repository does not exist".format(repository))
         return self.add(reference)
@@ -410,6 +411,7 @@ class FakeDocker:
 
     def __init__(self, local=(), registry=(), architecture="x86_64"):
         self.calls = []
+        self.pull_auth = []  # the auth_config of each pull, in order
         self.architecture = architecture
         self.containers = FakeContainers(self)
         self.images = FakeImages(self, local, registry)

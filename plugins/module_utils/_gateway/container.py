@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, DockerException, RequestException, docker_client, ensure_image, ensure_network, explain, find, remove)
+    MANAGED_LABEL, DockerException, RequestException, auth_config, docker_client, ensure_image, ensure_network, explain,
+    find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
     CA_BUNDLE_IN_CONTAINER, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name, mask_env)
@@ -51,6 +52,8 @@ class GatewaySpec:
     platform: str = None
     labels: dict = field(default_factory=dict)
     pull: str = "missing"
+    # The registry credentials for a pull (auth_config); never part of what is compared or shown.
+    auth: dict = field(default=None, repr=False)
     health_timeout: int = 120
     health_url: str = None
     stop_timeout: int = 10
@@ -115,7 +118,8 @@ class GatewayManager:
 
     # -- image -------------------------------------------------------------------------------------
     def ensure_image(self):
-        self.image_id = ensure_image(self.client, self.spec.image, self.spec.pull, self.spec.platform, self.check_mode)
+        self.image_id = ensure_image(self.client, self.spec.image, self.spec.pull, self.spec.platform, self.check_mode,
+                                     self.spec.auth)
         return self.image_id
 
     # -- health ------------------------------------------------------------------------------------
@@ -404,7 +408,8 @@ def build_spec(params, client):
         secret_names=tuple(params["secret_env"]) + tuple(JWT_KEY_VARIABLES),
         network_mode=params["network_mode"], published_port=port, bind_address=params["bind_address"],
         restart_policy=params["restart_policy"], binds=binds, platform=platform, labels=params["labels"],
-        pull=params["pull"], health_timeout=params["health_timeout"], health_url=params["health_url"],
+        pull=params["pull"], auth=auth_config(params.get("registry_username"), params.get("registry_password")),
+        health_timeout=params["health_timeout"], health_url=params["health_url"],
         stop_timeout=params["stop_timeout"])
 
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, APIError, ContainerError, DockerException, docker_client, ensure_image, ensure_network, explain, find,
-    remove)
+    MANAGED_LABEL, APIError, ContainerError, DockerException, auth_config, docker_client, ensure_image, ensure_network,
+    explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, proxy_lock_path
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
@@ -255,7 +255,8 @@ def present_in_container(params, check_mode, client):
     port_number("http_port", params["http_port"])
     port_number("https_port", params["https_port"])
     network_exists = ensure_network(client, params["network"], check_mode)
-    image_id = ensure_image(client, params["image"], params["pull"], check_mode=check_mode)
+    image_id = ensure_image(client, params["image"], params["pull"], check_mode=check_mode,
+                            auth=auth_config(params.get("registry_username"), params.get("registry_password")))
     live = live_config(params["proxy_dir"])
     config_changed = live != params["config"]
     # In check mode on a new host there is no network (nor the gateway NGINX must resolve) or no image yet:

@@ -20,7 +20,8 @@ PUBLISHED = {
     "gitlab_settings": {"gitlab_settings_expected_url", "gitlab_settings_detected_version"},
 }
 # Secrets the troubleshoot report must redact wherever the inventory holds them (model keys, the ACME EAB key).
-INVENTORY_CONTRACT = {"ai_gateway_gitlab_instance", "ai_gateway_secret_env", "tls_proxy_acme_eab_hmac_key"}
+INVENTORY_CONTRACT = {"ai_gateway_gitlab_instance", "ai_gateway_secret_env", "tls_proxy_acme_eab_hmac_key",
+                      "ai_gateway_registry_username", "ai_gateway_registry_password"}
 # Parameters a role passes to an entry point of another role it includes (documented in that entry point's spec).
 ENTRY_POINT_PARAMETERS = {"ai_gateway_run_with_auth_bypass"}
 

@@ -84,6 +84,49 @@ def test_a_refused_pull_names_image_and_fix():
     assert "check registry access from this host" in info.value.msg
 
 
+def test_credentials_go_with_the_pull_only_when_given():
+    client = FakeDocker(registry=[IMAGE])
+    _docker.ensure_image(client, IMAGE, "always")
+    _docker.ensure_image(client, IMAGE, "always", auth=_docker.auth_config("duo-pull", "s3cret"))
+    assert client.pull_auth == [None, {"username": "duo-pull", "password": "s3cret"}]
+    assert _docker.auth_config(None, "ignored") is None and _docker.auth_config("", "") is None
+
+
+@pytest.mark.parametrize("reference, registry", [
+    ("mirror.example.com:5443/group/gw:v1", "mirror.example.com:5443"), ("10.0.0.5:5000/gw@" + DIGEST, "10.0.0.5:5000"),
+    ("localhost/gw:v1", "localhost"), ("library/nginx:1.27", "docker.io"), ("nginx", "docker.io"),
+])
+def test_registry_of(reference, registry):
+    assert _docker.registry_of(reference) == registry
+
+
+@pytest.mark.parametrize("name, path", [
+    ("registry.gitlab.com/group/gw", "group/gw"), ("docker.io/library/nginx", "library/nginx"),
+    ("mirror:5443/duo/gw/", "duo/gw"), ("localhost/gw", "gw"), ("library/nginx", "library/nginx"), ("gw", "gw"),
+])
+def test_repository_path(name, path):
+    assert _docker.repository_path(name) == path
+
+
+@pytest.mark.parametrize("engine_says, expected", [
+    ("Head https://m.example.com:5443/v2/gw/manifests/v1: unauthorized: authentication required",
+     "the registry m.example.com:5443 refused the credentials of user 'duo-pull'"),
+    ('Get "https://m.example.com:5443/v2/": x509: certificate signed by unknown authority',
+     "this host's Docker engine does not trust the TLS certificate of m.example.com:5443"),
+])
+def test_a_pull_failure_says_what_to_set(engine_says, expected):
+    image = "m.example.com:5443/gw:v1"
+    error = _docker.pull_failure(image, APIError(engine_says + " (s3cret)"), _docker.auth_config("duo-pull", "s3cret"))
+    assert error.msg.startswith("Cannot pull {0}: {1}".format(image, expected)) and "s3cret" not in error.msg
+    assert error.details["registry"] == "m.example.com:5443"
+    assert ("ai_gateway_registry_password" in error.msg) != ("/etc/docker/certs.d/m.example.com:5443/ca.crt" in error.msg)
+
+
+def test_an_anonymous_pull_refused_says_credentials_are_needed():
+    error = _docker.pull_failure("m.example.com/gw:v1", APIError("unauthorized: authentication required"))
+    assert "refused an anonymous pull" in error.msg and "set registry_username and registry_password" in error.msg
+
+
 def test_find_remove_and_network():
     client = FakeDocker(local=["nginx:1.27"])
     assert _docker.find(client, "proxy") is None and _docker.remove(client, "proxy") is False

@@ -71,6 +71,15 @@ def test_tls_error_says_which_ca_to_trust():
     assert "trust the server's CA (ca_path" in info.value.msg and "validate_certs=false only for a test" in info.value.msg
 
 
+def test_a_ca_path_that_is_not_there_is_a_clear_error(tmp_path):
+    with LoopbackHTTP() as server:
+        with pytest.raises(DuoError) as info:
+            _http.Session(ca_path=str(tmp_path / "missing-ca.pem"), timeout=3).request(
+                "GET", server.url.replace("http:", "https:"), "the registry")
+    assert "missing-ca.pem" in info.value.msg and "the registry" in info.value.msg
+    assert "Fix: give ca_path as the path of a CA file (PEM)" in info.value.msg
+
+
 def test_probe_once_status_and_body_expectations():
     routes = {("GET", "/ok"): Answer(200, "all good"), ("GET", "/moved"): Answer(302, "", {"Location": "/ok"}),
               ("GET", "/long"): Answer(200, "x" * 1000)}

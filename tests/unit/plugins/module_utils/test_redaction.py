@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import REDACTED, redact, scrub
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import REDACTED, redact, redact_known, scrub
 
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nabcdef\n-----END PRIVATE KEY-----"
 
@@ -64,3 +64,11 @@ def test_scrub_walks_keys_lists_and_tuples():
     data = {"Authorization: Bearer k1": [("token=abc",), {"x": "glpat-abcdefghijklmnop12"}], "n": 3}
     flat = json.dumps(scrub(data))
     assert "k1" not in flat and "abc\"" not in flat and "glpat-" not in flat and '"n": 3' in flat
+
+
+def test_redact_known_removes_only_the_known_secrets_and_keeps_a_tools_wording():
+    line = "unable to retrieve auth token: invalid username/password: unauthorized (p%40ss%20w0rd%21, p@ss w0rd!)"
+    cleaned = redact_known(line, ["p@ss w0rd!"])
+    assert "p@ss" not in cleaned and "p%40ss" not in cleaned
+    assert cleaned.startswith("unable to retrieve auth token: invalid username/password: unauthorized")
+    assert "invalid username/password" not in redact(line, ["p@ss w0rd!"]), "the shape pass would take the wording"
