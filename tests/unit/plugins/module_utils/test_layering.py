@@ -1,4 +1,4 @@
-"""module_utils imports run one way: troubleshoot -> gateway -> {gitlab, tls} -> base floor (docker, http,
+"""module_utils imports run one way: troubleshoot, bundle -> gateway -> {gitlab, tls} -> base floor (docker, http,
 validation, redaction, lock, files) -> errors. A new import against that direction, or a cycle, fails here."""
 
 import ast
@@ -20,6 +20,9 @@ ALLOWED = {
     "_gateway": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls"},
     "_troubleshoot": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab",
                       "_tls", "_gateway"},
+    # The air-gap bundle builds on the gateway's tag policy and the base floor; nothing below imports it.
+    "_bundle": {"_errors", "_validation", "_redaction", "_http", "_docker", "_lock", "_files", "_gitlab", "_tls",
+                "_gateway"},
 }
 
 
@@ -44,7 +47,7 @@ def imports(path):
     return found
 
 
-ROOT_PACKAGES = {"_gitlab", "_gateway", "_tls", "_troubleshoot"}
+ROOT_PACKAGES = {"_gitlab", "_gateway", "_tls", "_troubleshoot", "_bundle"}
 GRAPH = {name: imports(path) for name, path in sources()}
 
 
