@@ -13,7 +13,7 @@ MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(REPO, "plugins", 
 RUNTIME = yaml.safe_load(open(os.path.join(REPO, "meta", "runtime.yml")))
 # What a module acts on, by the first word of its name, and the action group that gathers them.
 GROUP_OF_PREFIX = {"gateway": "gateway", "gitlab": "gitlab", "tls": "tls", "nginx": "tls", "troubleshoot": "troubleshoot",
-                   "fleet": "fleet"}
+                   "fleet": "fleet", "bundle": "bundle"}
 
 
 def test_every_module_name_says_what_it_acts_on_and_is_in_that_group():
