@@ -3,7 +3,9 @@
 checkout started that one), and a small token service that hands out anonymous pull tokens (RS256 JWTs carrying
 their certificate in ``x5c``, as the registry's token auth expects).
 
-Used by tests: ``with TokenRegistry(workdir) as registry: registry.url, registry.token_requests``.
+Used by tests: ``with TokenRegistry(workdir) as registry: registry.url, registry.token_requests``. With
+``credentials=(user, password)`` the token service wants them (HTTP Basic) and refuses anyone else, as a private
+registry does; ``registry.token_users`` lists who asked.
 """
 
 import base64
@@ -74,10 +76,12 @@ class _Signer:
 
 
 class TokenRegistry:
-    def __init__(self, workdir):
+    def __init__(self, workdir, credentials=None):
         self.workdir = workdir
+        self.credentials = credentials
         self.signer = _Signer()
         self.token_requests = []
+        self.token_users = []
         self.refuse_tokens = False
         self.port = _free_port()
         self.url = "http://127.0.0.1:{0}".format(self.port)
@@ -94,7 +98,11 @@ class TokenRegistry:
             def do_GET(self):
                 query = parse_qs(urlparse(self.path).query)
                 owner.token_requests.append(query)
-                if owner.refuse_tokens:
+                user = owner.basic_user(self.headers.get("Authorization"))
+                owner.token_users.append(user)
+                if owner.credentials and user is None:
+                    body, status = {"errors": [{"code": "UNAUTHORIZED", "message": "credentials required"}]}, 401
+                elif owner.refuse_tokens:
                     body, status = {"errors": [{"code": "DENIED", "message": "token service is closed"}]}, 403
                 else:
                     token = owner.signer.token(query.get("scope", []))
@@ -107,6 +115,16 @@ class TokenRegistry:
                 self.wfile.write(data)
 
         return TokenService
+
+    def basic_user(self, header):
+        """The user of a Basic ``Authorization`` header when it carries the registry's credentials, else None."""
+        if not header or not header.startswith("Basic ") or not self.credentials:
+            return None
+        try:
+            user, _sep, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except ValueError:
+            return None
+        return user if (user, password) == tuple(self.credentials) else None
 
     def __enter__(self):
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
