@@ -23,7 +23,7 @@ import requests
 from .conftest import REGISTRY, REPO, VENV_BIN, free_port, run_module, run_playbook
 
 sys.path.insert(0, os.path.join(REPO, "lab"))
-from labkit import finish_playbook, start_playbook  # noqa: E402  pylint: disable=wrong-import-position
+from labkit import finish_playbook, start_playbook, write_inventory  # noqa: E402  pylint: disable=wrong-import-position
 from token_registry import TokenRegistry  # noqa: E402  pylint: disable=wrong-import-position
 
 GATEWAY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
@@ -330,6 +330,40 @@ def test_build_killed_during_a_fetch_is_finished_by_the_next_run(source, invento
     assert manifest(bundle)["gitlab_versions"] == {"18.2.1": "self-hosted-v18.2.10-ee",
                                                    "19.2.0": "self-hosted-v19.2.0-ee"}
     assert run_module("bundle_verify", {"bundle_dir": str(bundle)})[0] == 0
+
+
+def test_versions_registry_and_nginx_from_the_inventory(source, skopeo, tmp_path):
+    """No versions given: each gitlab host's declared or detected version, the gateway hosts' registry, and the NGINX
+    image of a proxy in a container. An instance whose version cannot be learned stops the build, named."""
+    version_file = tmp_path / "VERSION"
+    version_file.write_text("18.2.1-ee\n")
+    instances = {"gitlab-a": {"gitlab_url": "http://gitlab-a.duo-lab.test", "gitlab_version_file": str(version_file)},
+                 "gitlab-b": {"gitlab_url": "http://gitlab-b.duo-lab.test", "gitlab_version": "18.3.0-ee"}}
+    nginx = source + "/library/nginx:1.22-lab"
+    gateways = {"gw-a": {"ai_gateway_gitlab_instance": "gitlab-a", "ai_gateway_registry": "http://" + source,
+                         "tls_proxy_enabled": True, "tls_proxy_domains": ["gw-a.duo-lab.test"], "tls_proxy_image": nginx},
+                "gw-b": {"ai_gateway_gitlab_instance": "gitlab-b", "ai_gateway_registry": "http://" + source}}
+    bundle = tmp_path / "bundle"
+    variables = str(tmp_path / "vars.json")
+    with open(variables, "w") as handle:
+        json.dump(dict(SMALL, bundle_dir=str(bundle)), handle)
+
+    broken = dict(instances, **{"gitlab-c": {"gitlab_url": "http://gitlab-c.duo-lab.test",
+                                             "gitlab_version_file": str(tmp_path / "no-such-VERSION")}})
+    inventory = write_inventory(tmp_path / "broken.yml", broken, gateways)
+    failed = run_playbook(inventory, "bundle.yml", "-e", "@" + variables, env=skopeo.env)
+    assert failed.rc != 0 and "The GitLab version of gitlab-c is not known" in failed.output, failed.output
+    assert not bundle.exists(), "nothing is built for a partial set of versions"
+
+    inventory = write_inventory(tmp_path / "inventory.yml", instances, gateways)
+    built = run_playbook(inventory, "bundle.yml", "-e", "@" + variables, env=skopeo.env)
+    assert built.rc == 0, built.output
+    data = manifest(bundle)
+    assert data["gitlab_versions"] == {"18.2.1": "self-hosted-v18.2.10-ee", "18.3.0": "self-hosted-v18.3.0-ee"}
+    references = sorted(image["reference"] for image in data["images"])
+    assert references == sorted(["{0}/{1}:{2}".format(source, GATEWAY, tag)
+                                 for tag in ("self-hosted-v18.2.10-ee", "self-hosted-v18.3.0-ee")] + [nginx])
+    assert all(call.split()[-2].startswith("docker://" + source) for call in skopeo.calls("copy"))
 
 
 def test_a_registry_that_wants_a_password(lab, inventory, skopeo, tmp_path):
