@@ -8,6 +8,7 @@ change the bundle must fetch again. skopeo is reached through a small wrapper on
 arguments to a log and then runs the real skopeo: the log is how the tests count fetches and prove no password
 reaches a command line."""
 
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ sys.path.insert(0, os.path.join(REPO, "lab"))
 from labkit import finish_playbook, start_playbook, write_inventory  # noqa: E402  pylint: disable=wrong-import-position
 from token_registry import TokenRegistry  # noqa: E402  pylint: disable=wrong-import-position
 
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates  # noqa: E402
+
 GATEWAY = "gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
 # The archives load under a name of their own, so loading one never moves a tag other lab tests use.
 LOAD_REGISTRY = "bundle-test.duo-lab.invalid:5000"
@@ -39,32 +42,37 @@ exec /usr/bin/skopeo "$@"
 """
 
 
-# Wheel sets that keep a build short, once the defaults have been built for real.
+# Wheel sets that keep a build short, once the defaults have been built for real; none where wheels are not the point.
 SMALL = dict(bundle_control_wheels=False, bundle_targets_requirements=["jmespath"])
+NO_WHEELS = dict(bundle_control_wheels=False, bundle_targets_wheels=False)
 # What the tests' registry holds: the newest release of each minor they ask for, and NGINX.
 TAGS = ["self-hosted-v18.1.1-ee", "self-hosted-v18.2.10-ee", "self-hosted-v18.3.0-ee", "self-hosted-v19.2.0-ee"]
 
 
-@pytest.fixture(scope="module")
-def source(lab, tmp_path_factory):
-    """A registry of this module's own on loopback ('127.0.0.1:<port>'), holding copies of the lab registry's images."""
-    workdir = tmp_path_factory.mktemp("bundle-registry")
+@contextlib.contextmanager
+def registry_serving(workdir, names, tls=None):
+    """Debian's docker-registry on loopback ('127.0.0.1:<port>'), holding copies of the lab registry's ``names``;
+    over HTTPS with ``tls`` (certificate, key)."""
     port = free_port()
-    config = workdir / "registry.yml"
-    config.write_text("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {0}\n"
-                      "http:\n  addr: 127.0.0.1:{1}\n".format(workdir / "data", port))
-    with open(str(workdir / "registry.log"), "wb") as log:
-        registry = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    config = os.path.join(str(workdir), "registry.yml")
+    with open(config, "w") as handle:
+        handle.write("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {0}\n"
+                     "http:\n  addr: 127.0.0.1:{1}\n".format(os.path.join(str(workdir), "data"), port))
+        if tls:
+            handle.write("  tls:\n    certificate: {0}\n    key: {1}\n".format(*tls))
+    with open(os.path.join(str(workdir), "registry.log"), "wb") as log:
+        registry = subprocess.Popen(["docker-registry", "serve", config], stdout=log, stderr=subprocess.STDOUT)
     host = "127.0.0.1:{0}".format(port)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if requests.get("http://{0}/v2/".format(host), timeout=2).status_code == 200:
+                if requests.get("{0}://{1}/v2/".format("https" if tls else "http", host), timeout=2,
+                                verify=tls[0] if tls else True).status_code == 200:
                     break
             except requests.ConnectionError:
                 time.sleep(0.2)
-        for name in ["{0}:{1}".format(GATEWAY, tag) for tag in TAGS] + ["library/nginx:1.22-lab"]:
+        for name in names:
             subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
                             "docker://{0}/{1}".format(REGISTRY, name), "docker://{0}/{1}".format(host, name)],
                            check=True, capture_output=True, timeout=120)
@@ -72,6 +80,14 @@ def source(lab, tmp_path_factory):
     finally:
         registry.terminate()
         registry.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def source(lab, tmp_path_factory):
+    """A registry of this module's own, holding the gateway releases of TAGS and NGINX."""
+    names = ["{0}:{1}".format(GATEWAY, tag) for tag in TAGS] + ["library/nginx:1.22-lab"]
+    with registry_serving(tmp_path_factory.mktemp("bundle-registry"), names) as host:
+        yield host
 
 
 class Skopeo:
@@ -297,14 +313,14 @@ def test_build_rerun_add_remove_damage_and_repair(source, inventory, skopeo, tmp
 
 def test_build_killed_during_a_fetch_is_finished_by_the_next_run(source, inventory, skopeo, tmp_path):
     bundle = tmp_path / "bundle"
-    assert build(inventory, skopeo, bundle, ["18.2.1"], registry=source, **SMALL).rc == 0
+    assert build(inventory, skopeo, bundle, ["18.2.1"], registry=source, **NO_WHEELS).rc == 0
     before = (bundle / "manifest.json").read_bytes()
 
     paused = str(tmp_path / "in-copy")
     env = dict(skopeo.env, DUO_SKOPEO_PAUSE=paused)
     skopeo.clear()
     process = start_playbook(inventory, "bundle.yml", "-e",
-                             vars_file(bundle, ["18.2.1", "19.2.0"], registry=source, **SMALL), env=env)
+                             vars_file(bundle, ["18.2.1", "19.2.0"], registry=source, **NO_WHEELS), env=env)
     deadline = time.monotonic() + 120
     while not os.path.exists(paused) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -321,7 +337,7 @@ def test_build_killed_during_a_fetch_is_finished_by_the_next_run(source, invento
     rc, result, _output = run_module("bundle_verify", {"bundle_dir": str(bundle)})
     assert rc != 0 and [problem["problem"] for problem in result["problems"]] == ["not in the manifest"]
 
-    finished = build(inventory, skopeo, bundle, ["18.2.1", "19.2.0"], registry=source, **SMALL)
+    finished = build(inventory, skopeo, bundle, ["18.2.1", "19.2.0"], registry=source, **NO_WHEELS)
     assert finished.rc == 0, finished.output
     assert len(skopeo.calls("copy")) == 1 and new_archive.exists()
     assert sorted(os.listdir(str(bundle / "images"))) == ["model-gateway_self-hosted-v18.2.10-ee.tar.gz",
@@ -341,12 +357,13 @@ def test_versions_registry_and_nginx_from_the_inventory(source, skopeo, tmp_path
                  "gitlab-b": {"gitlab_url": "http://gitlab-b.duo-lab.test", "gitlab_version": "18.3.0-ee"}}
     nginx = source + "/library/nginx:1.22-lab"
     gateways = {"gw-a": {"ai_gateway_gitlab_instance": "gitlab-a", "ai_gateway_registry": "http://" + source,
-                         "tls_proxy_enabled": True, "tls_proxy_domains": ["gw-a.duo-lab.test"], "tls_proxy_image": nginx},
+                         "tls_proxy_enabled": True, "tls_proxy_domains": ["gw-a.duo-lab.test"],
+                         "tls_proxy_image": nginx},
                 "gw-b": {"ai_gateway_gitlab_instance": "gitlab-b", "ai_gateway_registry": "http://" + source}}
     bundle = tmp_path / "bundle"
     variables = str(tmp_path / "vars.json")
     with open(variables, "w") as handle:
-        json.dump(dict(SMALL, bundle_dir=str(bundle)), handle)
+        json.dump(dict(NO_WHEELS, bundle_dir=str(bundle)), handle)
 
     broken = dict(instances, **{"gitlab-c": {"gitlab_url": "http://gitlab-c.duo-lab.test",
                                              "gitlab_version_file": str(tmp_path / "no-such-VERSION")}})
@@ -385,8 +402,8 @@ def test_a_registry_that_wants_a_password(lab, inventory, skopeo, tmp_path):
 
     with TokenRegistry(str(tmp_path), credentials=("builder", password)) as registry:
         bundle = tmp_path / "bundle"
-        common = dict(bundle_registry=registry.url, bundle_registry_username="builder", bundle_proxy_image="",
-                      bundle_control_wheels=False, bundle_targets_wheels=False)
+        common = dict(NO_WHEELS, bundle_registry=registry.url, bundle_registry_username="builder",
+                      bundle_proxy_image="")
         refused = build(inventory, skopeo, bundle, ["18.2.1"], **dict(common, bundle_registry_password="wrong"))
         assert refused.rc != 0 and "token service" in refused.output and "401" in refused.output, refused.output
         assert "wrong" not in "\n".join(skopeo.calls())
@@ -407,6 +424,28 @@ def test_a_registry_that_wants_a_password(lab, inventory, skopeo, tmp_path):
         assert password not in "\n".join(calls) and seen_in_process_list == []
         image = manifest(bundle)["images"][0]
         assert image["tag"] == "self-hosted-v18.2.10-ee" and image["source"].startswith(registry.url.split("//")[1])
+
+
+def test_a_registry_with_a_certificate_of_its_own_ca(lab, inventory, skopeo, tmp_path):
+    """HTTPS with a certificate this machine does not trust: refused, naming TLS; with bundle_registry_ca_path the
+    tag chooser and skopeo (a cert dir made for the run) both trust it."""
+    key = certificates.new_private_key_pem()
+    (tmp_path / "cert.pem").write_text(certificates.self_signed(["127.0.0.1"], key))
+    (tmp_path / "key.pem").write_text(key)
+    tls = (str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    with registry_serving(tmp_path, ["{0}:self-hosted-v18.2.10-ee".format(GATEWAY)], tls) as host:
+        bundle = tmp_path / "bundle"
+        common = dict(NO_WHEELS, bundle_registry=host, bundle_proxy_image="")
+        untrusted = build(inventory, skopeo, bundle, ["18.2.1"], **common)
+        assert untrusted.rc != 0 and "TLS error" in untrusted.output and "ca_path" in untrusted.output
+        image = "{0}/{1}:self-hosted-v18.2.10-ee".format(host, GATEWAY)
+        rc, result, output = run_module("bundle_image", {"bundle_dir": str(bundle), "source": image})
+        assert rc != 0 and "certificate" in result["msg"] and "TLS settings" in result["msg"], output
+        trusted = build(inventory, skopeo, bundle, ["18.2.1"], bundle_registry_ca_path=tls[0], **common)
+        assert trusted.rc == 0, trusted.output
+        assert [call.split()[0] for call in skopeo.calls()] == ["inspect", "copy"]
+        assert all("tls-verify=true" in call and "cert-dir=/tmp/registry-ca-" in call for call in skopeo.calls())
+        assert manifest(bundle)["images"][0]["source"] == "{0}/{1}:self-hosted-v18.2.10-ee".format(host, GATEWAY)
 
 
 def test_bundle_from_an_installed_collection(lab, tmp_path):
