@@ -175,7 +175,7 @@ def assemble(params, check_mode):
         # The steps reported what their files would be; they are not in place yet.
         files = {relative: dict(sha256=entry["sha256"], size=entry["size"]) for relative, entry in known.items()}
     else:
-        files = manifest.file_entries(bundle, known, paths=set(known))
+        files = manifest.file_entries(bundle, paths=set(known), computed=known)
     data = dict(format=manifest.FORMAT, collection=collection, gitlab_versions=_gitlab_versions(images),
                 images=images, wheels=wheels, files=files,
                 created=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat())

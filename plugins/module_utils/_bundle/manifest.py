@@ -145,24 +145,29 @@ def bundle_files(bundle):
     return sorted(found)
 
 
-def file_entries(bundle, known=None, paths=None):
-    """{relative path: {sha256, size}} of ``paths`` (default: every file of the bundle). ``known`` holds the hashes
-    the build already computed in this run (an archive it fetched or checked, the wheels it compared): one whose
-    size still matches is taken as is, so a rebuild reads each large file once; any other file is hashed."""
+def file_entries(bundle, known=None, paths=None, computed=None):
+    """{relative path: {sha256, size}} of ``paths`` (default: every file of the bundle).
+
+    ``computed`` holds hashes the build computed in this run (an archive it fetched or checked, the wheels it
+    compared): one whose size still matches is taken as is, so a rebuild reads each large file once. ``known``
+    (entries carrying ``mtime_ns``) is taken only where size and mtime both still match. Any other file is hashed.
+    The entries written hold sha256 and size only: a manifest carries no machine's timestamps."""
     entries = {}
     for relative in sorted(paths) if paths is not None else bundle_files(bundle):
         path = os.path.join(bundle, relative)
         try:
-            size = os.stat(path).st_size
+            stat = os.stat(path)
         except FileNotFoundError:
             _fail(bundle, "{0} is missing: the build did not leave it where it said".format(relative),
                   "run the build again")
-        old = (known or {}).get(relative)
-        if old and old.get("size") == size and _HEX64.match(str(old.get("sha256"))):
-            entries[relative] = dict(sha256=old["sha256"], size=size)
-            continue
-        digest, size = sha256_file(path)
-        entries[relative] = dict(sha256=digest, size=size)
+        fresh, old = (computed or {}).get(relative), (known or {}).get(relative)
+        if fresh and fresh.get("size") == stat.st_size and _HEX64.match(str(fresh.get("sha256"))):
+            entries[relative] = dict(sha256=fresh["sha256"], size=stat.st_size)
+        elif old and (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            entries[relative] = dict(sha256=old["sha256"], size=stat.st_size)
+        else:
+            digest, size = sha256_file(path)
+            entries[relative] = dict(sha256=digest, size=size)
     return entries
 
 

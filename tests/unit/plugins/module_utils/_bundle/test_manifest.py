@@ -81,17 +81,29 @@ def test_only_the_builds_folders_are_managed():
     assert not manifest.managed("notes.txt") and not manifest.managed("images") and not manifest.managed("docs/a")
 
 
-def test_file_entries_take_known_hashes_whose_size_matches_and_hash_the_rest(tmp_path):
+def test_file_entries_take_this_runs_hashes_whose_size_matches_and_hash_the_rest(tmp_path):
     data = a_bundle(tmp_path)
-    known = {ARCHIVE: dict(sha256="c" * 64, size=data["files"][ARCHIVE]["size"]),
-             "requirements/targets.txt": dict(sha256="d" * 64, size=1)}
-    entries = manifest.file_entries(str(tmp_path), known)
+    computed = {ARCHIVE: dict(sha256="c" * 64, size=data["files"][ARCHIVE]["size"]),
+                "requirements/targets.txt": dict(sha256="d" * 64, size=1)}
+    entries = manifest.file_entries(str(tmp_path), computed=computed)
     assert entries[ARCHIVE]["sha256"] == "c" * 64, "trusted: computed by the build in this run, same size"
     assert entries["requirements/targets.txt"] == data["files"]["requirements/targets.txt"], "size differs: hashed"
     assert sorted(entries) == sorted(data["files"])
     assert all(set(entry) == {"sha256", "size"} for entry in entries.values())
     with pytest.raises(DuoError):
         manifest.file_entries(str(tmp_path), paths=["images/absent.tar.gz"])
+
+
+def test_file_entries_take_older_hashes_only_with_the_same_size_and_mtime(tmp_path):
+    data = a_bundle(tmp_path)
+    stat = os.stat(str(tmp_path / ARCHIVE))
+    known = {ARCHIVE: dict(sha256="c" * 64, size=stat.st_size, mtime_ns=stat.st_mtime_ns),
+             "requirements/targets.txt": dict(sha256="d" * 64, size=14)}
+    entries = manifest.file_entries(str(tmp_path), known)
+    assert entries[ARCHIVE] == dict(sha256="c" * 64, size=stat.st_size)
+    assert entries["requirements/targets.txt"] == data["files"]["requirements/targets.txt"], "no mtime: hashed"
+    os.utime(str(tmp_path / ARCHIVE), ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert manifest.file_entries(str(tmp_path), known)[ARCHIVE] == data["files"][ARCHIVE], "touched: hashed"
 
 
 def test_verify_names_each_bad_file_with_its_fix(tmp_path):
