@@ -10,7 +10,8 @@ Two modes:
   service grants what a scope asks for (pull, push) only to a user whose basic credentials match, and answers
   401 to anyone else; with ``tls=True`` the registry and the token service serve HTTPS with a certificate for
   ``address`` from a lab CA made here (``ca_file``; ``cert_dir`` holds it as ``ca.crt``, as Docker's
-  ``/etc/docker/certs.d/<host:port>/`` and skopeo's ``--cert-dir`` want it).
+  ``/etc/docker/certs.d/<host:port>/`` and skopeo's ``--cert-dir`` want it); with ``pull_through=True`` such a
+  registry mirrors the lab registry instead (a private registry a bundle is built from).
 
 Used by tests: ``with TokenRegistry(workdir) as registry: registry.url, registry.host, registry.token_requests``.
 """
@@ -133,10 +134,13 @@ class _Signer:
 
 
 class TokenRegistry:
-    def __init__(self, workdir, address="127.0.0.1", users=None, tls=False):
+    def __init__(self, workdir, address="127.0.0.1", users=None, tls=False, pull_through=None):
         self.workdir = workdir
         self.address = address
         self.users = dict(users or {})
+        # A registry with users is an internal one of its own unless asked to mirror the lab registry (a private
+        # registry the bundle is built from).
+        self.pull_through = not self.users if pull_through is None else pull_through
         self.signer = _Signer()
         self.token_requests = []
         self.refused_users = []
@@ -214,7 +218,7 @@ class TokenRegistry:
         tls = "  tls:\n    certificate: {0}\n    key: {1}\n".format(self.ca.cert_file, self.ca.key_file) \
             if self.ca else ""
         # The default mode mirrors the lab registry; with users it is an internal registry of its own, writable.
-        proxy = "" if self.users else "proxy:\n  remoteurl: {0}\n".format(UPSTREAM)
+        proxy = "" if not self.pull_through else "proxy:\n  remoteurl: {0}\n".format(UPSTREAM)
         config = os.path.join(self.workdir, "token-registry.yml")
         with open(config, "w") as handle:
             handle.write(

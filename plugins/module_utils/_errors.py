@@ -35,10 +35,12 @@ class InputError(DuoError):
 
 
 def respond(module, service, *args):
-    """A module's whole answer: run its service, then exit_json with the result, or fail_json with the
-    DuoError's message and details."""
+    """A module's whole answer: run its service, then exit_json with the result (its ``warnings`` through
+    module.warn), or fail_json with the DuoError's message and details."""
     try:
         result = service(*args)
     except DuoError as exc:
         exc.fail(module)
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)
     module.exit_json(**result)

@@ -154,6 +154,17 @@ def closed_port():
     return port
 
 
+# -- files ----------------------------------------------------------------------------------------------------
+
+def put_file(root, relative, content):
+    """Write ``content`` (bytes) at ``root``/``relative``, folders made; its {sha256, size} as a manifest lists it."""
+    path = os.path.join(str(root), relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(content)
+    return dict(sha256=hashlib.sha256(content).hexdigest(), size=len(content))
+
+
 # -- commands -----------------------------------------------------------------------------------------------
 
 class Runner:

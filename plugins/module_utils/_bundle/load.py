@@ -41,7 +41,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock impor
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _LOADED = re.compile(r"Loaded image(?: ID)?: (\S+)")
-VERIFY_FIX = "ansible-playbook gitlab_duo.self_hosted.bundle --tags verify"
+VERIFY_FIX = "ansible-playbook gitlab_duo.self_hosted.bundle -e bundle_dir=<the bundle> --tags verify"
 
 
 def check_params(params):

@@ -23,9 +23,15 @@ A bundle is one directory::
                  "repository": "...", "tag": "...", "image_id": "sha256:<config digest>",
                  "digest": "sha256:<manifest digest in the source registry>", "platform": "linux/amd64",
                  "archive": "images/...", "sha256": "<hex>", "size": <bytes>, "gitlab_versions": ["18.2.1"]}],
-     "wheels": {"control": {"python": "3.11", "platform": "...", "requirements": "requirements/control.txt"},
-                "targets": {...}},
+     "wheels": {"control": {"python_versions": ["3.11"], "platforms": ["manylinux_2_36_x86_64"],
+                            "implementation": "cp", "directory": "wheels/control",
+                            "requirements": "requirements/control.txt", "packages": ["<wheel file name>", ...]},
+                "targets": {...}},                            # a set is absent when it was not asked for
      "files": {"<relative path>": {"sha256": "<hex>", "size": <bytes>}, ...}}   # every file but manifest.json
+
+Everything under ``images/``, ``collection/``, ``wheels/`` and ``requirements/`` is the build's: a rebuild removes
+what it no longer wants there. A file elsewhere in the directory is not the build's and is never listed, so
+``verify`` reports it.
 
 The image ID (the sha256 of the image's config) is what ``docker image inspect`` reports after ``docker load``
 on any engine, so a target compares it to decide whether an archive must be copied at all.
@@ -43,6 +49,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors imp
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
 ROLES = ("gateway", "proxy")
+MANAGED_DIRS = ("images", "collection", "wheels", "requirements")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CHUNK = 1024 * 1024
@@ -138,20 +145,57 @@ def bundle_files(bundle):
     return sorted(found)
 
 
-def file_entries(bundle, known=None):
-    """{relative path: {sha256, size}} of every file of the bundle. ``known`` (an older manifest's ``files``) saves
-    re-hashing a file whose size and mtime it already recorded."""
+def file_entries(bundle, known=None, paths=None, computed=None):
+    """{relative path: {sha256, size}} of ``paths`` (default: every file of the bundle).
+
+    ``computed`` holds hashes the build computed in this run (an archive it fetched or checked, the wheels it
+    compared): one whose size still matches is taken as is, so a rebuild reads each large file once. ``known``
+    (entries carrying ``mtime_ns``) is taken only where size and mtime both still match. Any other file is hashed.
+    The entries written hold sha256 and size only: a manifest carries no machine's timestamps."""
     entries = {}
-    for relative in bundle_files(bundle):
+    for relative in sorted(paths) if paths is not None else bundle_files(bundle):
         path = os.path.join(bundle, relative)
-        stat = os.stat(path)
-        old = (known or {}).get(relative)
-        if old and old.get("size") == stat.st_size and old.get("mtime_ns") == stat.st_mtime_ns:
-            entries[relative] = old
-            continue
-        digest, size = sha256_file(path)
-        entries[relative] = {"sha256": digest, "size": size, "mtime_ns": stat.st_mtime_ns}
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            _fail(bundle, "{0} is missing: the build did not leave it where it said".format(relative),
+                  "run the build again")
+        fresh, old = (computed or {}).get(relative), (known or {}).get(relative)
+        if fresh and fresh.get("size") == stat.st_size and _HEX64.match(str(fresh.get("sha256"))):
+            entries[relative] = dict(sha256=fresh["sha256"], size=stat.st_size)
+        elif old and (old.get("size"), old.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
+            entries[relative] = dict(sha256=old["sha256"], size=stat.st_size)
+        else:
+            digest, size = sha256_file(path)
+            entries[relative] = dict(sha256=digest, size=size)
     return entries
+
+
+def previous(bundle):
+    """(manifest, problem): the bundle's valid manifest, or None and why there is none (absent, unreadable or not
+    format 1), for a build that starts over where the old manifest cannot be trusted."""
+    if not os.path.exists(os.path.join(bundle, MANIFEST_NAME)):
+        return None, None
+    try:
+        return load(bundle), None
+    except DuoError as exc:
+        return None, exc.msg
+
+
+def same_content(first, second):
+    """Whether two manifests say the same, ``created`` aside (a rebuild that changed nothing keeps the file)."""
+    if first is None or second is None:
+        return first is second
+    return _without_created(first) == _without_created(second)
+
+
+def _without_created(data):
+    return json.dumps({key: value for key, value in data.items() if key != "created"}, sort_keys=True)
+
+
+def managed(relative):
+    """Whether ``relative`` lies where only the build writes (images/, collection/, wheels/, requirements/)."""
+    return relative.split("/", 1)[0] in MANAGED_DIRS and "/" in relative
 
 
 def write(bundle, data):
@@ -168,31 +212,67 @@ def write(bundle, data):
     return path
 
 
+# What to do about each kind of problem verify() finds.
+FIX_DAMAGED = ("build again on the connected machine (a rebuild fetches again only what is missing or damaged), or "
+               "copy this file again from the bundle you built")
+FIX_EXTRA = ("remove it: only what the manifest lists is carried in (a rebuild itself removes what it no longer "
+             "wants under images/, collection/, wheels/ and requirements/)")
+
+
 def verify(bundle, data=None):
-    """Problems of the bundle against its manifest, as [{path, problem}]: a listed file missing or changed (size or
-    sha256), an image archive whose checksum differs from its image entry, a file the manifest does not list."""
+    """Problems of the bundle against its manifest, as [{path, problem, fix}]: a listed file missing or changed (size
+    or sha256), an image archive or the collection tarball the files do not list alike, a file the manifest does not
+    list."""
     data = data if data is not None else load(bundle)
     problems = []
+
+    def report(path, problem, fix=FIX_DAMAGED):
+        problems.append(dict(path=path, problem=problem, fix=fix))
+
     present = set(bundle_files(bundle))
     for relative, entry in sorted(data["files"].items()):
         path = os.path.join(bundle, relative)
         if relative not in present:
-            problems.append(dict(path=relative, problem="missing"))
+            report(relative, "missing")
             continue
         digest, size = sha256_file(path)
         if size != entry.get("size", size):
-            problems.append(dict(path=relative, problem="size {0} bytes, manifest says {1}".format(size, entry["size"])))
+            report(relative, "size {0} bytes, manifest says {1}".format(size, entry["size"]))
         elif digest != entry["sha256"]:
-            problems.append(dict(path=relative, problem="sha256 {0}, manifest says {1}".format(digest, entry["sha256"])))
+            report(relative, "sha256 {0}, manifest says {1}".format(digest, entry["sha256"]))
     for image in data["images"]:
         entry = data["files"].get(image["archive"])
         if entry is None:
-            problems.append(dict(path=image["archive"], problem="image archive not listed in files"))
+            report(image["archive"], "image archive not listed in files")
         elif entry["sha256"] != image["sha256"]:
-            problems.append(dict(path=image["archive"], problem="files and images disagree on its sha256"))
+            report(image["archive"], "files and images disagree on its sha256")
+    collection = data["collection"].get("file")
+    if collection and collection not in data["files"]:
+        report(collection, "collection tarball not listed in files")
     for relative in sorted(present - set(data["files"])):
-        problems.append(dict(path=relative, problem="not in the manifest"))
+        report(relative, "not in the manifest", FIX_EXTRA)
     return problems
+
+
+def check(bundle):
+    """The bundle_verify module's answer: what the bundle holds when every file matches the manifest; DuoError naming
+    each bad file, its problem and what to do otherwise."""
+    try:
+        data = load(bundle)
+    except DuoError as exc:
+        raise DuoError(exc.msg, ok=False, problems=[dict(path=MANIFEST_NAME, problem=exc.msg, fix=FIX_DAMAGED)])
+    problems = verify(bundle, data)
+    summary = dict(changed=False, bundle=bundle, files=len(data["files"]), gitlab_versions=data["gitlab_versions"],
+                   collection=data["collection"], created=data.get("created"),
+                   images=[{key: image.get(key) for key in ("role", "reference", "image_id", "archive")}
+                           for image in data["images"]])
+    if problems:
+        raise DuoError("bundle={0!r} does not match its manifest ({1} problem{2}): {3}".format(
+            bundle, len(problems), "" if len(problems) == 1 else "s",
+            "; ".join("{path}: {problem}. Fix: {fix}".format(**problem) for problem in problems)),
+            problems=problems, ok=False, **{key: value for key, value in summary.items() if key != "changed"})
+    summary.update(ok=True, problems=[])
+    return summary
 
 
 def covered_versions(data):
@@ -213,3 +293,7 @@ def image_entry(data, role, tag=None, reference=None):
         if (tag is not None and image["tag"] == tag) or (reference is not None and image["reference"] == reference):
             return image
     return None
+
+
+# The option every bundle module takes (doc fragment gitlab_duo.self_hosted.bundle).
+BUNDLE_DIR_OPTION = dict(type="path", required=True)

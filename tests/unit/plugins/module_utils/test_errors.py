@@ -11,6 +11,10 @@ class Module:
 
     def __init__(self):
         self.failed = self.exited = None
+        self.warned = []
+
+    def warn(self, warning):
+        self.warned.append(warning)
 
     def fail_json(self, **result):
         self.failed = result
@@ -49,3 +53,11 @@ def test_respond_exits_with_the_result_or_fails_with_the_error():
         respond(module, refuse, {"name": "gw"})
     assert module.failed == {"msg": "name='gw': is taken. Fix: choose another", "field": "name"}
     assert module.exited is None
+
+
+def test_respond_hands_warnings_to_module_warn():
+    module = Module()
+    with pytest.raises(SystemExit):
+        respond(module, lambda: dict(changed=False, warnings=["notes.txt is not the build's"]))
+    assert module.warned == ["notes.txt is not the build's"]
+    assert module.exited == {"changed": False}
