@@ -23,7 +23,8 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ver
 
 def build_command(versions):
     """The command that builds a bundle covering ``versions`` (on a connected machine)."""
-    return "ansible-playbook gitlab_duo.self_hosted.bundle -e bundle_dir=<a new directory> -e bundle_gitlab_versions=[{0}]".format(",".join(versions))
+    return ("ansible-playbook gitlab_duo.self_hosted.bundle -e bundle_dir=<a new directory> "
+            "-e bundle_gitlab_versions=[{0}]".format(",".join(versions)))
 
 
 def _numeric(version):
