@@ -26,6 +26,12 @@ description:
     with the container's last log lines otherwise.
   - Refuses C(AIGW_AUTH__BYPASS_EXTERNAL=true) unless O(allow_auth_bypass=true) (troubleshooting only), and
     refuses the C(latest) and C(nightly) tags and an image without a tag.
+  - While authentication is bypassed the gateway must listen on loopback only - on the default bridge its port
+    published on a loopback address; on the host network or a user-defined network (a TLS proxy's, where NGINX
+    would reach it) C(AIGW_FASTAPI__API_HOST), the address the gateway's uvicorn binds, a loopback address.
+  - A gateway that binds a loopback address in a network namespace of its own (C(AIGW_FASTAPI__API_HOST=127.0.0.1),
+    not the host network) is reached by nothing outside its container, so its health is checked inside it
+    (C(docker exec), with the image's C(wget) or C(python3)) unless O(health_url) is set.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
@@ -119,7 +125,9 @@ options:
     type: int
     default: 120
   health_url:
-    description: Base URL for the health check from the gateway host; derived from the port and network otherwise.
+    description:
+      - Base URL for the health check from the gateway host; derived from the port and network otherwise (inside
+        the container for a gateway that binds loopback on a network of its own).
     type: str
   stop_timeout:
     description: Seconds Docker waits for the gateway to stop.
