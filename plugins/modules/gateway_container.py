@@ -205,7 +205,7 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION, RUN_ID_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, RESTART_POLICY_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
@@ -218,6 +218,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             lock_timeout=LOCK_TIMEOUT_OPTION,
+            run_id=RUN_ID_OPTION,
             name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),

@@ -27,7 +27,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jw
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import (
     describe, gateway_health, inside_health)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, lock_directory
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import CONTAINERS, held, lock_directory
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
     http_url, ip_of, number_in_range, port_number, safe_name)
@@ -503,11 +503,13 @@ def ensure_present(params, manager, spec, client, check_mode):
 
 
 def gateway_lock(params, check_mode):
-    """One run at a time per gateway container on this host (none in check mode, which changes nothing)."""
+    """One run at a time per gateway container on this host, and none while another run's lease covers it (none in
+    check mode, which changes nothing)."""
     if check_mode:
         return contextlib.nullcontext()
     return held(os.path.join(lock_directory(), "gateway-{0}.lock".format(params["name"])),
-                "the gateway container " + params["name"], params["lock_timeout"])
+                "the gateway container " + params["name"], params["lock_timeout"],
+                lease=(params.get("run_id"), CONTAINERS, params["name"]))
 
 
 def reconcile(params, check_mode=False):
