@@ -60,9 +60,9 @@ def _inside_probe(run, url, expect_status):
         ok = code == 0
     else:  # busybox wget: "server returned error: HTTP/1.1 401 Unauthorized"; http.client: "... HTTP 401"
         ok = code not in (0, None) and "server returned error" in output and " {0}".format(expect_status) in output
+    error = None if ok else "inside the container: exit code {0}: {1}".format(code, output[:300] or "(no output)")
     return {"url": url, "expect_status": expect_status, "ok": ok, "inside_container": True, "body": output[:300],
-            "error": None if ok else "inside the container: exit code {0}: {1}".format(code, output[:300] or
-                                                                                      "(no output)")}
+            "error": error}
 
 
 def inside_health(run, base, deadline, delay=0.5, expect_auth=True, clock=time.monotonic, sleep=time.sleep):
