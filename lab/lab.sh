@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local lab: real Docker engine, real registry with gateway stand-in images, GitLab stand-ins.
-# Usage: lab/lab.sh up | down | instance NAME VERSION API_PORT | fleet up N | fleet down | fleet status
+# Usage: lab/lab.sh up | down | instance NAME VERSION API_PORT | standin-context DIR | fleet up N | fleet down | fleet status
 # Everything it makes lives under $DUO_LAB_DIR (default: <checkout>/.lab); it is safe to run again.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ self-hosted-v18.3.0-ee self-hosted-v18.10.0-ee self-hosted-v19.2.0-ee nightly la
 LAB_HOSTNAMES="gateway.duo-lab.test gitlab.duo-lab.test"
 # Where Pebble sends HTTP-01 validation requests: NGINX serves /.well-known/acme-challenge/ there.
 ACME_HTTP_PORT=${DUO_LAB_ACME_HTTP_PORT:-5002}
-APT_PACKAGES="docker.io docker-registry skopeo ruby busybox-static pebble nginx-light curl shellcheck systemd"
+APT_PACKAGES="docker.io docker-registry skopeo ruby busybox-static socat pebble nginx-light curl shellcheck systemd"
 
 say() { printf '[lab] %s\n' "$*"; }
 
@@ -85,6 +85,20 @@ CONF
   wait_for 30 curl -fsS "http://$REGISTRY/v2/" || { tail -20 "$LAB/registry/registry.log"; exit 1; }
 }
 
+standin_context() {  # standin_context DIR: the gateway stand-in's build context (also lab/labkit.py's builds)
+  local context=$1 lib
+  cp "$REPO"/lab/images/gateway/* "$context/"
+  cp "$(command -v busybox)" "$context/busybox"
+  # socat is the stand-in's listener: unlike busybox nc it binds the address the gateway's uvicorn would
+  # (AIGW_FASTAPI__API_HOST). The image is FROM scratch, so the host's socat comes with the libraries ldd names.
+  mkdir -p "$context/socat-root/usr/bin"
+  cp "$(command -v socat)" "$context/socat-root/usr/bin/socat"
+  ldd "$(command -v socat)" | grep -o '/[^ ]*' | while read -r lib; do
+    mkdir -p "$context/socat-root$(dirname "$lib")"
+    cp -L "$lib" "$context/socat-root$lib"
+  done
+}
+
 gateway_images() {
   local have context tag sources stamp="$LAB/gateway-images.sha256"
   have=$(curl -fsS "http://$REGISTRY/v2/$GATEWAY_REPOSITORY/tags/list" 2>/dev/null || true)
@@ -92,8 +106,7 @@ gateway_images() {
   sources=$(cat "$REPO"/lab/images/gateway/* | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sources" ]; then have=""; fi
   context=$(mktemp -d)
-  cp "$REPO"/lab/images/gateway/* "$context/"
-  cp "$(command -v busybox)" "$context/busybox"
+  standin_context "$context"
   for tag in $GATEWAY_TAGS; do
     if printf '%s' "$have" | grep -q "\"$tag\""; then continue; fi
     say "building and pushing the gateway stand-in $tag"
@@ -244,6 +257,7 @@ case "${1:-up}" in
   up) up ;;
   down) down ;;
   instance) shift; link_collection; instance "$@" ;;
+  standin-context) shift; install_packages; standin_context "$@" ;;
   # Separate Debian hosts reached over SSH (lab/fleet_hosts.py; docs/lab.md "The fleet"). The fleet's registry
   # mirrors this lab's, so `fleet up` sets the lab up first.
   fleet)
@@ -251,6 +265,6 @@ case "${1:-up}" in
     if [ "${1:-}" = up ]; then up; fi
     python_env
     exec "$REPO/.venv/bin/python" "$REPO/lab/fleet_hosts.py" "$@" ;;
-  *) echo "usage: $0 up | down | instance NAME VERSION API_PORT | fleet up N | fleet down | fleet status" >&2
+  *) echo "usage: $0 up | down | instance NAME VERSION API_PORT | standin-context DIR | fleet up N | fleet down | fleet status" >&2
      exit 64 ;;
 esac

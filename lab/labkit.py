@@ -7,7 +7,6 @@ import json
 import os
 import hashlib
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -45,13 +44,12 @@ def gateway_standin_digest():
 
 
 def build_gateway_standin(client, tag, version="self-hosted-v18.2.1-ee"):
-    """Build the gateway stand-in from lab/images/gateway with the host's busybox, as lab.sh does, into ``tag``
-    on the engine of ``client`` (a docker.DockerClient). Nothing is pushed: a test of a change to the stand-in runs
-    its own build and leaves the registry's release tags, which others use, alone."""
+    """Build the gateway stand-in from lab/images/gateway with the host's busybox and socat, in lab.sh's own build
+    context (``lab.sh standin-context``), into ``tag`` on the engine of ``client`` (a docker.DockerClient). Nothing
+    is pushed: a test of a change to the stand-in runs its own build and leaves the registry's release tags, which
+    others use, alone."""
     with tempfile.TemporaryDirectory() as context:
-        for name in os.listdir(GATEWAY_STANDIN):
-            shutil.copy(os.path.join(GATEWAY_STANDIN, name), context)
-        shutil.copy(shutil.which("busybox"), os.path.join(context, "busybox"))
+        subprocess.run([LAB_SH, "standin-context", context], check=True, stdout=subprocess.DEVNULL)
         image, _log = client.images.build(path=context, tag=tag, buildargs={"GATEWAY_VERSION": version}, rm=True)
     return image
 

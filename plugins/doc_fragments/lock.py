@@ -6,8 +6,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The lock_timeout option of every module that changes a gateway or a proxy directory
-    # (module_utils/_lock.py LOCK_TIMEOUT_OPTION).
+    # The lock_timeout and run_id options of every module that changes a gateway or a proxy directory
+    # (module_utils/_lock.py LOCK_TIMEOUT_OPTION, RUN_ID_OPTION).
     DOCUMENTATION = r"""
 options:
   lock_timeout:
@@ -15,6 +15,14 @@ options:
       - Two runs on one host never change the same gateway container (or the same proxy directory) at once - the
         second waits for the first, at most this many seconds, then fails naming the lock and its holder. Not taken
         in check mode. The lock goes with its process, so a killed run leaves none behind.
+      - The same wait applies while a live lease of another playbook run covers what the module changes (see
+        M(gitlab_duo.self_hosted.gateway_host_lease)); the failure then names that run.
     type: int
     default: 300
+  run_id:
+    description:
+      - The playbook run this call belongs to (the playbooks pass C(ai_gateway_run.id)). A lease of this run that
+        covers what the module changes lets it go ahead and is renewed; a live lease of another run makes it wait
+        (O(lock_timeout)). Without it, every live lease counts as another run's.
+    type: str
 """

@@ -26,6 +26,12 @@ description:
     with the container's last log lines otherwise.
   - Refuses C(AIGW_AUTH__BYPASS_EXTERNAL=true) unless O(allow_auth_bypass=true) (troubleshooting only), and
     refuses the C(latest) and C(nightly) tags and an image without a tag.
+  - While authentication is bypassed the gateway must listen on loopback only - on the default bridge its port
+    published on a loopback address; on the host network or a user-defined network (a TLS proxy's, where NGINX
+    would reach it) C(AIGW_FASTAPI__API_HOST), the address the gateway's uvicorn binds, a loopback address.
+  - A gateway that binds a loopback address in a network namespace of its own (C(AIGW_FASTAPI__API_HOST=127.0.0.1),
+    not the host network) is reached by nothing outside its container, so its health is checked inside it
+    (C(docker exec), with the image's C(wget) or C(python3)) unless O(health_url) is set.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 requirements:
@@ -120,7 +126,9 @@ options:
     type: int
     default: 120
   health_url:
-    description: Base URL for the health check from the gateway host; derived from the port and network otherwise.
+    description:
+      - Base URL for the health check from the gateway host; derived from the port and network otherwise (inside
+        the container for a gateway that binds loopback on a network of its own).
     type: str
   stop_timeout:
     description: Seconds Docker waits for the gateway to stop.
@@ -205,7 +213,7 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION, RUN_ID_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, REGISTRY_PASSWORD_OPTION,
     REGISTRY_USERNAME_OPTION, RESTART_POLICY_OPTION)
@@ -219,6 +227,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             lock_timeout=LOCK_TIMEOUT_OPTION,
+            run_id=RUN_ID_OPTION,
             name=GATEWAY_NAME_OPTION,
             state=dict(type="str", default="present", choices=["present", "absent", "restarted"]),
             image=dict(type="str"),

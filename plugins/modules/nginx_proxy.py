@@ -147,7 +147,7 @@ nginx_error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION, RUN_ID_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
     BIND_ADDRESS_OPTION, DOCKER_HOST_OPTION, LABELS_OPTION, PULL_OPTION, REGISTRY_PASSWORD_OPTION,
     REGISTRY_USERNAME_OPTION, RESTART_POLICY_OPTION)
@@ -159,6 +159,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             lock_timeout=LOCK_TIMEOUT_OPTION,
+            run_id=RUN_ID_OPTION,
             runtime=dict(type="str", default="container", choices=["container", "host"], aliases=["mode"],
                          deprecated_aliases=[dict(name="mode", version="1.0.0", collection_name="gitlab_duo.self_hosted")]),
             host_commands=dict(type="dict"),

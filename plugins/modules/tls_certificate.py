@@ -158,7 +158,7 @@ acme_problem:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import LOCK_TIMEOUT_OPTION, RUN_ID_OPTION
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.managed_certificate import ensure
 
@@ -167,6 +167,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             lock_timeout=LOCK_TIMEOUT_OPTION,
+            run_id=RUN_ID_OPTION,
             domains=dict(type="list", elements="str", required=True),
             mode=dict(type="str", default="acme", choices=["acme", "provided", "self_signed_lab"]),
             cert_dir=dict(type="path", required=True),

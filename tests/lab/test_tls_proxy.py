@@ -40,6 +40,18 @@ def tls_vars(tmp_path, run_id, https_port, **extra):
     return variables
 
 
+def provided_certificate_vars(tmp_path, run_id, https_port, **extra):
+    """tls_vars with a certificate made here (self_signed_lab) and provided to the role: no ACME. Returns the
+    variables and the certificate (the CA to trust)."""
+    made = tmp_path / "made"
+    rc, _result, output = run_module("tls_certificate", {"mode": "self_signed_lab", "domains": [DOMAIN],
+                                                         "cert_dir": str(made)})
+    assert rc == 0, output
+    return tls_vars(tmp_path, run_id, https_port, tls_proxy_certificate_mode="provided",
+                    tls_proxy_certificate_file=str(made / "cert.pem"), tls_proxy_key_file=str(made / "privkey.pem"),
+                    **extra), str(made / "cert.pem")
+
+
 def served_serial(port, root):
     context = ssl.create_default_context(cafile=root)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -115,15 +127,10 @@ def test_rejected_configuration_keeps_the_running_one(lab, run_id, tmp_path):
 
 def test_provided_certificate_through_the_role(lab, run_id, gitlab_factory, tmp_path):
     made = tmp_path / "made"
-    rc, _result, output = run_module("tls_certificate", {"mode": "self_signed_lab", "domains": [DOMAIN],
-                                                         "cert_dir": str(made)})
-    assert rc == 0, output
     gitlab = gitlab_factory()
     https_port = free_port()
-    inventory = write_inventory(
-        tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, 0, run_id,
-        **tls_vars(tmp_path, run_id, https_port, tls_proxy_certificate_mode="provided",
-                   tls_proxy_certificate_file=str(made / "cert.pem"), tls_proxy_key_file=str(made / "privkey.pem")))
+    variables, _certificate = provided_certificate_vars(tmp_path, run_id, https_port)
+    inventory = write_inventory(tmp_path / "inventory.yml", gitlab, "duo-t-" + run_id, 0, run_id, **variables)
     result = run_playbook(inventory, "install.yml", "-e", "verify_ca_path=" + str(made / "cert.pem"), "-e", NO_RAKE)
     assert result.rc == 0, result.output
     assert "BEGIN PRIVATE KEY" not in result.output

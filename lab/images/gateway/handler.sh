@@ -50,7 +50,9 @@ stream_chat() {
     return
   fi
   pause=$((seconds * 1000000 / chunks))
-  trap '' PIPE  # a write to a closed connection then fails instead of killing the handler
+  # A write to a closed connection then fails instead of killing the handler; socat sends its handler SIGTERM
+  # when the client goes away: the next write fails and the access log says so.
+  trap '' PIPE TERM
   printf 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
   i=1
   while [ "$i" -le "$chunks" ]; do

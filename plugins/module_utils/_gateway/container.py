@@ -16,16 +16,18 @@ import time
 from dataclasses import dataclass, field
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker import (
-    MANAGED_LABEL, DockerException, RequestException, auth_config, docker_client, ensure_image, ensure_network, explain,
-    find, remove)
+    MANAGED_LABEL, APIError, DockerException, RequestException, auth_config, docker_client, ensure_image,
+    ensure_network, explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
-    CA_BUNDLE_IN_CONTAINER, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name, mask_env)
+    CA_BUNDLE_IN_CONTAINER, api_hosts, api_port, auth_bypasses, bypass_text, gateway_environment, is_secret_name,
+    mask_env)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import (
     JWT_KEY_VARIABLES, load_or_create)
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import describe, gateway_health
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import (
+    describe, gateway_health, inside_health)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import checked_image
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, lock_directory
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import CONTAINERS, held, lock_directory
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
     http_url, ip_of, number_in_range, port_number, safe_name)
@@ -61,6 +63,12 @@ class GatewaySpec:
     @property
     def container_port(self):
         return api_port(self.env)
+
+    @property
+    def inside_only(self):
+        """The gateway binds loopback (AIGW_FASTAPI__API_HOST) in a network namespace of its own: only processes in
+        its container reach it, so its health is asked there (docker exec) unless health_url says where."""
+        return self.network_mode != "host" and not self.health_url and on_loopback(api_hosts(self.env))
 
     def port_bindings(self):
         if self.published_port is None or self.network_mode == "host":
@@ -127,6 +135,9 @@ class GatewayManager:
         spec = self.spec
         if spec.health_url:
             return spec.health_url.rstrip("/")
+        if spec.inside_only:  # the address it binds, asked inside its container
+            host = api_hosts(spec.env)[0]
+            return "http://{0}:{1}".format("[{0}]".format(host) if ":" in host else host, spec.container_port)
         if spec.network_mode == "host":
             return "http://127.0.0.1:{0}".format(spec.container_port)
         if spec.published_port is not None:
@@ -151,14 +162,32 @@ class GatewayManager:
                 if container.status in ("exited", "dead") and container.attrs["RestartCount"] == 0 \
                         and self.spec.restart_policy == "no":
                     break
-                healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
-                                               expect_auth=not auth_bypasses(self.spec.env))
+                if self.spec.inside_only:
+                    healthz, root = inside_health(self.run_inside(container), base,
+                                                  deadline=min(deadline, time.monotonic() + 5), delay=0.5,
+                                                  expect_auth=not auth_bypasses(self.spec.env))
+                else:
+                    healthz, root = gateway_health(base, deadline=min(deadline, time.monotonic() + 5), delay=0.5,
+                                                   expect_auth=not auth_bypasses(self.spec.env))
                 if (healthz["ok"] and root and root["ok"]) or time.monotonic() >= deadline:
                     break
         except (DockerException, RequestException) as exc:  # the engine, or the HTTP layer to it
             healthz = {"url": base or self.spec.name, "ok": False, "error": "the Docker engine: " + explain(exc)}
         ok = bool(healthz and healthz["ok"] and root and root["ok"])
-        return ok, {"url": base, "healthz": healthz, "root": root, "ok": ok}
+        return ok, {"url": base, "healthz": healthz, "root": root, "ok": ok,
+                    "inside_container": self.spec.inside_only}
+
+    @staticmethod
+    def run_inside(container):
+        """``run(argv) -> (exit code, output)`` in ``container`` (docker exec); a container that is not running (yet,
+        or any more) gives no answer this time, (None, why), and the health wait goes on."""
+        def run(argv):
+            try:
+                answer = container.exec_run(argv)
+            except APIError as exc:
+                return None, explain(exc)
+            return answer.exit_code, answer.output.decode("utf-8", "replace")
+        return run
 
     def last_logs(self, container):
         try:
@@ -347,24 +376,35 @@ class GatewayManager:
         return health
 
 
+def on_loopback(hosts):
+    """Every address in ``hosts`` is a loopback address (in any notation); a name is not."""
+    return all(ip_of(host) is not None and ip_of(host).is_loopback for host in hosts)
+
+
 def loopback_only_while_bypassed(env, network_mode, port, bind_address):
-    """While authentication is bypassed (the deep test) the gateway may be reachable from this host only: the
-    published port on a loopback address, on the host network AIGW_FASTAPI__API_HOST a loopback address, and
-    never on a user-defined network (the proxy and every container there would reach it)."""
+    """While authentication is bypassed (the deep test) nothing but this host may reach the gateway, and no proxy:
+    on the default bridge its published port on a loopback address (or none that reaches it); on the host network,
+    and on a user-defined network (the TLS proxy's, where NGINX and every other container would reach it), its own
+    API host (AIGW_FASTAPI__API_HOST, uvicorn's bind address) a loopback address, so only processes in its own
+    network namespace (docker exec: the deep test) reach it. Never in another container's network namespace."""
     bypasses = auth_bypasses(env)
     if not bypasses:
         return
     why = "while authentication is bypassed ({0}) the gateway must listen on loopback only".format(
         bypass_text(bypasses))
-    if network_mode == "host":
-        host = env.get("AIGW_FASTAPI__API_HOST", "0.0.0.0")
-        if ip_of(host) is None or not ip_of(host).is_loopback:
-            raise InputError("env.AIGW_FASTAPI__API_HOST", host, why, "set AIGW_FASTAPI__API_HOST=127.0.0.1")
-    elif network_mode != "bridge":
-        raise InputError("network_mode", network_mode, why + "; every container on that network would reach it",
-                         "run the bypassed gateway on network_mode=bridge with bind_address=127.0.0.1")
-    elif port is not None and (ip_of(bind_address) is None or not ip_of(bind_address).is_loopback):
-        raise InputError("bind_address", bind_address, why, "set bind_address=127.0.0.1")
+    hosts = api_hosts(env)
+    if network_mode.startswith("container:"):
+        raise InputError("network_mode", network_mode, why + "; it would share the loopback of that container",
+                         "run the bypassed gateway in a network namespace of its own")
+    if network_mode == "bridge":
+        if port is not None and not on_loopback([bind_address]) and not on_loopback(hosts):
+            raise InputError("bind_address", bind_address, why, "set bind_address=127.0.0.1")
+    elif not on_loopback(hosts):
+        if network_mode != "host":
+            why += "; every container on the network {0} (a TLS proxy too) would reach it".format(network_mode)
+        raise InputError("env.AIGW_FASTAPI__API_HOST", ", ".join(hosts), why,
+                         "set AIGW_FASTAPI__API_HOST=127.0.0.1 (only processes in the gateway's own network "
+                         "namespace reach it then; the deep test runs there)")
 
 
 def build_spec(params, client):
@@ -467,11 +507,13 @@ def ensure_present(params, manager, spec, client, check_mode):
 
 
 def gateway_lock(params, check_mode):
-    """One run at a time per gateway container on this host (none in check mode, which changes nothing)."""
+    """One run at a time per gateway container on this host, and none while another run's lease covers it (none in
+    check mode, which changes nothing)."""
     if check_mode:
         return contextlib.nullcontext()
     return held(os.path.join(lock_directory(), "gateway-{0}.lock".format(params["name"])),
-                "the gateway container " + params["name"], params["lock_timeout"])
+                "the gateway container " + params["name"], params["lock_timeout"],
+                lease=(params.get("run_id"), CONTAINERS, params["name"]))
 
 
 def reconcile(params, check_mode=False):

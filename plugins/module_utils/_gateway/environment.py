@@ -28,6 +28,10 @@ _TRUE = ("1", "true", "t", "yes", "y", "on")
 # bypass_external, bypass_external_with_header, bypass_jwt_signature.
 AUTH_PARENT = "AIGW_AUTH"
 AUTH_BYPASS_PREFIX = "BYPASS_"
+# ConfigFastApi (ai_gateway/config.py): api_host is the address ai_gateway/main.py run_app() hands to
+# uvicorn.run(host=...), "0.0.0.0" unless AIGW_FASTAPI__API_HOST (or "api_host" in a JSON AIGW_FASTAPI) says otherwise.
+FASTAPI_PARENT = "AIGW_FASTAPI"
+DEFAULT_API_HOST = "0.0.0.0"
 
 
 def is_true(value):
@@ -39,6 +43,15 @@ def is_true(value):
     return str(value if value is not None else "").strip().lower() in _TRUE
 
 
+def _json_object(value):
+    """A parent setting's value as pydantic-settings reads it: a JSON object (its fields), else nothing ({})."""
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def auth_bypasses(env):
     """The (variable, value) pairs of ``env`` that switch an authentication bypass on, read as the gateway's
     pydantic-settings reads them: names in any case, ``AIGW_AUTH__BYPASS_*`` fields, and a JSON object in
@@ -47,15 +60,9 @@ def auth_bypasses(env):
     for name, value in (env or {}).items():
         upper = str(name).upper()
         if upper == AUTH_PARENT:
-            try:
-                parsed = json.loads(value) if isinstance(value, str) else value
-            except ValueError:
-                continue
-            if isinstance(parsed, dict):
-                for key, item in parsed.items():
-                    if str(key).upper().startswith(AUTH_BYPASS_PREFIX):
-                        from_json.setdefault(str(key).upper(), []).append(
-                            (str(name), json.dumps({str(key): item}), item))
+            for key, item in _json_object(value).items():
+                if str(key).upper().startswith(AUTH_BYPASS_PREFIX):
+                    from_json.setdefault(str(key).upper(), []).append((str(name), json.dumps({str(key): item}), item))
         elif upper.startswith(AUTH_PARENT + "__" + AUTH_BYPASS_PREFIX):
             nested.setdefault(upper[len(AUTH_PARENT) + 2:], []).append((str(name), value, value))
     on = []
@@ -65,6 +72,26 @@ def auth_bypasses(env):
             if is_true(value):
                 on.append((name, shown))
     return on
+
+
+def setting_values(env, parent, field):
+    """The values ``env`` gives the gateway's setting ``parent``.``field`` (e.g. AIGW_FASTAPI, API_HOST), read as
+    pydantic-settings reads them: names in any case, ``PARENT__FIELD``, else the field of a JSON object in
+    ``PARENT`` (a nested variable overrides it). Two spellings of one name: either may win, so both are returned;
+    [] when the setting is not given (the gateway's default applies)."""
+    nested, from_json = [], []
+    for name, value in (env or {}).items():
+        upper = str(name).upper()
+        if upper == parent + "__" + field:
+            nested.append(value)
+        elif upper == parent:
+            from_json.extend(item for key, item in _json_object(value).items() if str(key).upper() == field)
+    return nested or from_json
+
+
+def api_hosts(env):
+    """The address(es) the gateway's API may bind (uvicorn's host): every spelling given, or its default."""
+    return [str(value) for value in setting_values(env, FASTAPI_PARENT, "API_HOST")] or [DEFAULT_API_HOST]
 
 
 def bypass_text(bypasses):

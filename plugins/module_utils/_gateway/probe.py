@@ -10,6 +10,8 @@ authentication is bypassed for troubleshooting). Over HTTPS the certificate is c
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._http import probe
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.server_certificate import tls_details
@@ -34,6 +36,50 @@ def gateway_health(base_url, deadline, delay=1.0, expect_auth=True):
     if not expect_auth:
         return healthz, dict(healthz, url=root_url, ok=True, skipped="authentication is bypassed")
     return healthz, probe(root_url, root_status, root_body, deadline=deadline, delay=delay)
+
+
+def http_get_command(url):
+    """GET ``url`` from inside a container (busybox in the lab's stand-in, a full shell in the real image): the body
+    and exit 0 for a 2xx/3xx answer, ``server returned error: HTTP <status>`` and exit 1 for an error status."""
+    # busybox wget's own -T crashes under some sandboxes: bound it with timeout(1) instead. Without wget (the
+    # real image), Python's http.client; an HTTP error status prints like wget's.
+    fallback = ("import sys,urllib.parse as p,http.client as h;u=p.urlsplit(sys.argv[1]);"
+                "c=(h.HTTPSConnection if u.scheme=='https' else h.HTTPConnection)(u.hostname,u.port,timeout=5);"
+                "c.request('GET',u.path or '/');r=c.getresponse();"
+                "print('server returned error: HTTP %d' % r.status if r.status>=400 else r.read()[:200].decode());"
+                "sys.exit(r.status>=400)")
+    script = ('if command -v wget >/dev/null 2>&1; then timeout 10 wget -q -O - "$0" 2>&1; '
+              'else python3 -c "$1" "$0" 2>&1; fi')
+    return ["sh", "-c", script, url, fallback]
+
+
+def _inside_probe(run, url, expect_status):
+    code, output = run(http_get_command(url))
+    output = (output or "").strip()
+    if expect_status == 200:
+        ok = code == 0
+    else:  # busybox wget: "server returned error: HTTP/1.1 401 Unauthorized"; http.client: "... HTTP 401"
+        ok = code not in (0, None) and "server returned error" in output and " {0}".format(expect_status) in output
+    error = None if ok else "inside the container: exit code {0}: {1}".format(code, output[:300] or "(no output)")
+    return {"url": url, "expect_status": expect_status, "ok": ok, "inside_container": True, "body": output[:300],
+            "error": error}
+
+
+def inside_health(run, base, deadline, delay=0.5, expect_auth=True, clock=time.monotonic, sleep=time.sleep):
+    """(healthz probe, root probe) like ``gateway_health``, asked at ``base`` (``http://127.0.0.1:5052``) from inside
+    the gateway's container: ``run(argv) -> (exit code or None, output)`` executes there (docker exec). For a
+    gateway that binds loopback in a network namespace of its own (AIGW_FASTAPI__API_HOST=127.0.0.1), which nothing
+    outside reaches."""
+    while True:
+        healthz = _inside_probe(run, base + "/monitoring/healthz", 200)
+        if healthz["ok"] or clock() + delay > deadline:
+            break
+        sleep(delay)
+    if not healthz["ok"]:
+        return healthz, None
+    if not expect_auth:
+        return healthz, dict(healthz, url=base + "/", ok=True, skipped="authentication is bypassed")
+    return healthz, _inside_probe(run, base + "/", 401)
 
 
 def describe(health):

@@ -13,7 +13,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError, InputError
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import (
-    LOCK_TIMEOUT_OPTION, held, proxy_lock_path)
+    LOCK_TIMEOUT_OPTION, PROXY_DIRS, held, proxy_lock_path)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls import certificates as certs
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._tls.acme import (
     HAS_ACME, directory_url, issue_with_account)
@@ -67,7 +67,8 @@ def ensure(params, check_mode=False):
     if check_mode:
         return ensure_unlocked(params, check_mode)
     proxy_dir = os.path.dirname(os.path.abspath(params["cert_dir"]))
-    with held(proxy_lock_path(proxy_dir), "the proxy directory " + proxy_dir, params.get("lock_timeout", LOCK_TIMEOUT_OPTION["default"])):
+    with held(proxy_lock_path(proxy_dir), "the proxy directory " + proxy_dir,
+              params.get("lock_timeout", LOCK_TIMEOUT_OPTION["default"]), lease=(params.get("run_id"), PROXY_DIRS, proxy_dir)):
         return ensure_unlocked(params, check_mode)
 
 

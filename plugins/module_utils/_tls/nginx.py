@@ -19,7 +19,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._docker imp
     MANAGED_LABEL, APIError, ContainerError, DockerException, auth_config, docker_client, ensure_image, ensure_network,
     explain, find, remove)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import DuoError
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import held, proxy_lock_path
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._lock import PROXY_DIRS, held, proxy_lock_path
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._validation import (
     number_in_range, port_number, safe_name, safe_path)
 
@@ -320,7 +320,7 @@ def reconcile(params, check_mode, run_command):
     if check_mode or not params.get("proxy_dir"):
         return apply(params, check_mode, run_command)
     with held(proxy_lock_path(params["proxy_dir"]), "the proxy directory " + params["proxy_dir"],
-              params["lock_timeout"]):
+              params["lock_timeout"], lease=(params.get("run_id"), PROXY_DIRS, params["proxy_dir"])):
         return apply(params, check_mode, run_command)
 
 

@@ -15,6 +15,7 @@ from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troublesho
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.environment import (
     api_port, auth_bypasses, bypass_text, is_true)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.jwt_keys import JWT_KEY_VARIABLES
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.probe import http_get_command
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gateway.release import release_tag_version
 
 _BEDROCK = re.compile(r"^bedrock/(us|eu|apac|ap|ca|sa|us-gov)\.[\w.\-:]+$")
@@ -125,20 +126,8 @@ def log_findings(lines):
     return found
 
 
-# Commands run inside the container (busybox in the lab's stand-in, a full shell in the real image).
-def http_get_command(url):
-    # busybox wget's own -T crashes under some sandboxes: bound it with timeout(1) instead. Without wget (the
-    # real image), Python's http.client; an HTTP error status prints like wget's, so reachable() reads both.
-    fallback = ("import sys,urllib.parse as p,http.client as h;u=p.urlsplit(sys.argv[1]);"
-                "c=(h.HTTPSConnection if u.scheme=='https' else h.HTTPConnection)(u.hostname,u.port,timeout=5);"
-                "c.request('GET',u.path or '/');r=c.getresponse();"
-                "print('server returned error: HTTP %d' % r.status if r.status>=400 else r.read()[:200].decode());"
-                "sys.exit(r.status>=400)")
-    script = ('if command -v wget >/dev/null 2>&1; then timeout 10 wget -q -O - "$0" 2>&1; '
-              'else python3 -c "$1" "$0" 2>&1; fi')
-    return ["sh", "-c", script, url, fallback]
-
-
+# Commands run inside the container (busybox in the lab's stand-in, a full shell in the real image); GET is
+# probe.http_get_command, shared with the gateway's health check inside its container.
 def http_post_json_command(url, body):
     """POST ``body`` (JSON text) to ``url`` from inside the container; like http_get_command's output."""
     fallback = ("import sys,urllib.parse as p,http.client as h;u=p.urlsplit(sys.argv[1]);"

@@ -15,7 +15,8 @@ ROLES = sorted(os.listdir(ROLES_DIR))
 # (variables a user sets on a host, read as such, never given a default by another role).
 PUBLISHED = {
     "ai_gateway": {"ai_gateway_plan", "ai_gateway_effective_url", "ai_gateway_installed_tag",
-                   "ai_gateway_installed_image", "ai_gateway_container_recreated", "ai_gateway_upgrade_plan"},
+                   "ai_gateway_installed_image", "ai_gateway_container_recreated", "ai_gateway_upgrade_plan",
+                   "ai_gateway_run"},
     "tls_proxy": {"tls_proxy_frontend", "tls_proxy_pool"},
     "gitlab_settings": {"gitlab_settings_expected_url", "gitlab_settings_detected_version"},
 }
@@ -23,7 +24,8 @@ PUBLISHED = {
 INVENTORY_CONTRACT = {"ai_gateway_gitlab_instance", "ai_gateway_secret_env", "tls_proxy_acme_eab_hmac_key",
                       "ai_gateway_registry_username", "ai_gateway_registry_password"}
 # Parameters a role passes to an entry point of another role it includes (documented in that entry point's spec).
-ENTRY_POINT_PARAMETERS = {"ai_gateway_run_with_auth_bypass"}
+ENTRY_POINT_PARAMETERS = {"ai_gateway_run_with_auth_bypass", "ai_gateway_lease", "ai_gateway_lease_host",
+                          "ai_gateway_lease_playbook"}
 
 
 def load(role, *path):

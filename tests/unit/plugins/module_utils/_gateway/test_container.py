@@ -418,7 +418,16 @@ BYPASS = {"AIGW_AUTH__BYPASS_EXTERNAL": "true"}
     ({"aigw_auth": '{"bypass_external": "yes"}'}, "bridge", 5052, "::", "bind_address"),
     (BYPASS, "host", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
     (dict(BYPASS, AIGW_FASTAPI__API_HOST="0.0.0.0"), "host", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
-    (BYPASS, "gitlab-ai-gateway", None, "0.0.0.0", "network_mode"),
+    # On a user-defined network (the TLS proxy's) NGINX and every container there would reach it: its own API host
+    # must be loopback, read as the gateway reads it (any case, a JSON AIGW_FASTAPI, every spelling given).
+    (BYPASS, "gitlab-ai-gateway", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="0.0.0.0"), "duo-net", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="localhost"), "duo-net", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
+    (dict(BYPASS, AIGW_FASTAPI='{"api_host": "0.0.0.0"}'), "duo-net", None, "0.0.0.0", "env.AIGW_FASTAPI__API_HOST"),
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1", aigw_fastapi__api_host="10.0.0.5"), "duo-net", None, "0.0.0.0",
+     "env.AIGW_FASTAPI__API_HOST"),
+    # In another container's network namespace its loopback is that container's too.
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"), "container:nginx", None, "0.0.0.0", "network_mode"),
 ])
 def test_a_bypassed_gateway_must_listen_on_loopback_only(env, network, port, bind, field):
     with pytest.raises(InputError) as info:
@@ -430,6 +439,61 @@ def test_a_bypassed_gateway_must_listen_on_loopback_only(env, network, port, bin
     (BYPASS, "bridge", 5052, "127.0.0.1"), (BYPASS, "bridge", 5052, "::1"),
     (dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"), "host", None, "0.0.0.0"),
     ({}, "gitlab-ai-gateway", None, "0.0.0.0"), ({}, "bridge", 5052, "0.0.0.0"),
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"), "duo-net", None, "0.0.0.0"),
+    (dict(BYPASS, aigw_fastapi__api_host="::1"), "duo-net", None, "0.0.0.0"),
+    (dict(BYPASS, AIGW_FASTAPI='{"api_host": "127.0.0.1"}'), "duo-net", None, "0.0.0.0"),
+    # A published port reaches nothing when the gateway binds its own loopback.
+    (dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"), "bridge", 5052, "0.0.0.0"),
 ])
 def test_loopback_or_no_bypass_is_accepted(env, network, port, bind):
     assert loopback_only_while_bypassed(env, network, port, bind) is None
+
+
+# -- a gateway on its own loopback: health asked inside its container -----------------------------------------
+
+HEALTHZ_INSIDE = "http://127.0.0.1:5052/monitoring/healthz"
+ON_PROXY_NETWORK = dict(health_url=None, network_mode="duo-net", published_port=0)
+
+
+def test_a_bypassed_gateway_on_the_proxy_network_is_checked_inside_its_container(engine):
+    engine.exec_answers[HEALTHZ_INSIDE] = (0, '{"status":"ok"}')
+    result = gateway.reconcile(params(allow_auth_bypass=True, env=dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"),
+                                      **ON_PROXY_NETWORK))
+    health = result["health"]
+    assert health["ok"] and health["inside_container"] and health["url"] == "http://127.0.0.1:5052"
+    assert health["root"]["skipped"] == "authentication is bypassed"
+    assert result["container"]["health_url"] == "http://127.0.0.1:5052"
+    asked = [call[2] for call in engine.calls if call[0] == "exec"]
+    assert asked and all(command[:2] == ["sh", "-c"] and command[3] == HEALTHZ_INSIDE for command in asked)
+
+
+def test_a_gateway_on_its_own_loopback_that_is_not_healthy_inside_is_rolled_back(engine):
+    engine.exec_answers[HEALTHZ_INSIDE] = (0, '{"status":"ok"}')
+    engine.exec_answers["http://127.0.0.1:5052/"] = (1, "wget: server returned error: HTTP/1.1 401 Unauthorized")
+    gateway.reconcile(params(env={"AIGW_FASTAPI__API_HOST": "127.0.0.1"}, **ON_PROXY_NETWORK))
+    old_id = engine.containers.get(NAME).id
+    engine.exec_answers[HEALTHZ_INSIDE] = (1, "wget: can't connect to remote host (127.0.0.1): Connection refused")
+    with pytest.raises(DuoError) as info:
+        gateway.reconcile(params(allow_auth_bypass=True, health_timeout=1,
+                                 env=dict(BYPASS, AIGW_FASTAPI__API_HOST="127.0.0.1"), **ON_PROXY_NETWORK))
+    assert "inside the container: exit code 1: wget: can't connect" in info.value.msg
+    assert info.value.details["rolled_back"] and engine.containers.get(NAME).id == old_id
+
+
+def test_a_gateway_on_its_own_loopback_with_authentication_must_refuse_the_root_inside(engine):
+    engine.exec_answers[HEALTHZ_INSIDE] = (0, '{"status":"ok"}')
+    engine.exec_answers["http://127.0.0.1:5052/"] = (1, "wget: server returned error: HTTP/1.1 401 Unauthorized")
+    ok = gateway.reconcile(params(env={"AIGW_FASTAPI__API_HOST": "127.0.0.1"}, **ON_PROXY_NETWORK))
+    assert ok["health"]["ok"] and ok["health"]["root"]["ok"] and ok["health"]["root"]["inside_container"]
+    engine.exec_answers["http://127.0.0.1:5052/"] = (0, "{}")  # answers without authentication
+    with pytest.raises(DuoError) as info:
+        gateway.reconcile(params(state="restarted", env={"AIGW_FASTAPI__API_HOST": "127.0.0.1"}, **ON_PROXY_NETWORK))
+    assert "http://127.0.0.1:5052/: inside the container: exit code 0" in info.value.msg
+
+
+def test_a_container_that_is_not_running_yet_is_asked_again_until_the_deadline(engine, monkeypatch):
+    answers = [(None, "Container is restarting"), (0, '{"status":"ok"}')]
+    health, root = gateway.inside_health(lambda argv: answers.pop(0) if len(answers) > 1 else answers[0],
+                                         "http://127.0.0.1:5052", deadline=gateway.time.monotonic() + 5, delay=0.01,
+                                         expect_auth=False)
+    assert health["ok"] and root["ok"] and answers == [(0, '{"status":"ok"}')]
