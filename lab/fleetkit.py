@@ -163,6 +163,7 @@ def common_vars(report_dir):
             "troubleshoot_report_dir": os.path.join(str(report_dir), "troubleshoot"),
             "verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
             "upgrade_report_dir": os.path.join(str(report_dir), "upgrade"),
+            "gitlab_settings_snapshot_dir": os.path.join(str(report_dir), "settings"),
             "upgrade_verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
             "verify_control_node_ca_path": os.path.join(fleet.CA_DIR, "trusted.pem"),
             "verify_run_rake": True, "troubleshoot_run_rake": True, "troubleshoot_user": "duo-user",
