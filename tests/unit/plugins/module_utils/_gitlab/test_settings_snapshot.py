@@ -40,7 +40,7 @@ def test_record_read_and_rerun(tmp_path):
     assert not again["changed"] and again["snapshot"]["recorded_at"] == read["recorded_at"]
     moved = settings_snapshot.run(params(folder, state="present", settings=SETTINGS, gitlab_version="19.2.0"), False)
     assert moved["changed"] and moved["diff"]["before"]["gitlab_version"] == "18.10.0"
-    assert [name for name in os.listdir(str(folder))] == [os.path.basename(path)], "no temporary file left"
+    assert os.listdir(str(folder)) == [os.path.basename(path)], "no temporary file left"
 
 
 @pytest.mark.parametrize("content, words", [
