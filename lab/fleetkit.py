@@ -143,15 +143,16 @@ class GitLabOnHost:
         return len(self.host.run("cat {0}/runner-calls.log 2>/dev/null || true".format(self.home)).stdout.splitlines())
 
 
-def write_inventory(path, gitlab_hosts, gateway_hosts, connection=None, **common):
-    """gitlab_hosts / gateway_hosts: {inventory name: vars}; common: vars for every host. The fleet's hosts
-    are reached over SSH; localhost stays the control node."""
+def write_inventory(path, gitlab_hosts, gateway_hosts, connection=None, proxy_hosts=None, **common):
+    """gitlab_hosts / gateway_hosts / proxy_hosts (NGINX in front of a pool, no gateway): {inventory name: vars};
+    common: vars for every host. The fleet's hosts are reached over SSH; localhost stays the control node."""
+    groups = {"gitlab": {"hosts": gitlab_hosts}, "ai_gateway": {"hosts": gateway_hosts}}
+    if proxy_hosts:
+        groups["ai_gateway_proxy"] = {"hosts": proxy_hosts}
     inventory = {"all": {
         "hosts": dict(CONTROL_NODE),
         "vars": common,
-        "children": {"fleet": {"vars": connection or connection_vars(),
-                               "children": {"gitlab": {"hosts": gitlab_hosts},
-                                            "ai_gateway": {"hosts": gateway_hosts}}}}}}
+        "children": {"fleet": {"vars": connection or connection_vars(), "children": groups}}}}
     with open(str(path), "w") as handle:
         yaml.safe_dump(inventory, handle, sort_keys=False)
     return str(path)
@@ -163,6 +164,7 @@ def common_vars(report_dir):
             "troubleshoot_report_dir": os.path.join(str(report_dir), "troubleshoot"),
             "verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
             "upgrade_report_dir": os.path.join(str(report_dir), "upgrade"),
+            "gitlab_settings_snapshot_dir": os.path.join(str(report_dir), "settings"),
             "upgrade_verify_ca_path": "/etc/ssl/certs/ca-certificates.crt",
             "verify_control_node_ca_path": os.path.join(fleet.CA_DIR, "trusted.pem"),
             "verify_run_rake": True, "troubleshoot_run_rake": True, "troubleshoot_user": "duo-user",
@@ -199,3 +201,18 @@ def pool_of_two(lab, gitlab, report_dir, path, **gitlab_vars):
     common = common_vars(report_dir)
     common.update(lab.prepare_vars())
     return write_inventory(path, {gitlab.name: dict(gitlab.host_vars(), **gitlab_vars)}, gateways, **common)
+
+
+def pool_behind_a_proxy_host(lab, gitlab, report_dir, path, proxy="node01", members=("node03", "node02"),
+                             member_vars=None):
+    """One GitLab instance (the stand-in ``gitlab``) served by a pool of gateways on ``members`` (each published on
+    its port 5052) behind NGINX in a container on ``proxy``, a host of the ai_gateway_proxy group that runs no
+    gateway (here the GitLab stand-in's host). ``member_vars``: {member: extra variables}."""
+    fqdn = {name: lab.hosts[name].fqdn for name in (proxy,) + tuple(members)}
+    proxies = {fqdn[proxy]: dict(lab.container_proxy_vars(proxy), ansible_host=lab.hosts[proxy].address,
+                                 tls_proxy_pool_members=[fqdn[member] for member in members])}
+    gateways = {fqdn[member]: lab.gateway_vars(member, gitlab.name, **(member_vars or {}).get(member, {}))
+                for member in members}
+    common = common_vars(report_dir)
+    common.update(lab.prepare_vars())
+    return write_inventory(path, {gitlab.name: gitlab.host_vars()}, gateways, proxy_hosts=proxies, **common)

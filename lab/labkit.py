@@ -159,7 +159,9 @@ def gateway_host_vars(gitlab, container_name, port, label, keys_dir, **extra):
 
 def write_inventory(path, gitlab_hosts, gateway_hosts, **common):
     """gitlab_hosts: {name: vars}; gateway_hosts: {name: vars}; common: vars for all hosts."""
-    variables = {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(VENV_BIN, "python")}
+    variables = {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(VENV_BIN, "python"),
+                 # Each test's own settings snapshots (instances of other tests may share a name).
+                 "gitlab_settings_snapshot_dir": os.path.join(os.path.dirname(os.path.abspath(str(path))), "settings")}
     variables.update(common)
     inventory = {"all": {"vars": variables, "children": {"gitlab": {"hosts": gitlab_hosts},
                                                          "ai_gateway": {"hosts": gateway_hosts}}}}

@@ -28,7 +28,17 @@ module GitlabStandin
     'duo_agent_platform_service_url' => [18, 4],       # 20250818083453_add_duo_agent_platform_service_url_to_ai_settings
     'ai_gateway_timeout_seconds' => [18, 6]            # 20251104183810_add_ai_gateway_timeout_seconds_to_ai_settings
   }.freeze
-  DEFAULTS = { 'ai_gateway_timeout_seconds' => 60 }.freeze
+  # Column defaults per table. ai_settings: the timeout's 60 (18.6's migration). application_settings: what 19.2's
+  # AddAiInfrastructureColumnsToApplicationSettings (db/migrate, milestone '19.2') adds - ai_gateway_url and
+  # duo_agent_platform_service_url NULL, ai_gateway_timeout_seconds 60, enabled_instance_verbose_ai_logs false (NOT
+  # NULL) - and nothing copies the ai_settings values over. So what 19.2 really clears, read where 19.2 reads it: both
+  # URLs (nil), the timeout (back to 60) and verbose AI logs (false); the old values stay behind in ai_settings until
+  # 19.3's RestoreAiInfrastructureSettingsFromAiSettings (migrate! below) copies back those still at these defaults.
+  TABLE_DEFAULTS = {
+    'ai_settings' => { 'ai_gateway_timeout_seconds' => 60 },
+    'application_settings' => { 'ai_gateway_timeout_seconds' => 60, 'enabled_instance_verbose_ai_logs' => false }
+  }.freeze
+  DEFAULTS = TABLE_DEFAULTS['application_settings']
   # gitlab-cloud-connector's self-hosted unit primitives (config/unit_primitives in the gem).
   UNIT_PRIMITIVES = %w[code_suggestions duo_chat self_hosted_models self_hosted_duo_agent_platform].freeze
 
@@ -109,7 +119,7 @@ class StandinRecord
     return super unless @columns.include?(column)
     return attributes[column] = args.first if name.to_s.end_with?('=')
 
-    attributes.fetch(column, GitlabStandin::DEFAULTS[column])
+    attributes.fetch(column, GitlabStandin::TABLE_DEFAULTS.fetch(@table, {})[column])
   end
 
   # ActiveRecord's update!(attributes): an unknown attribute raises ActiveModel::UnknownAttributeError.

@@ -74,3 +74,26 @@ options:
     description: URL of the GitLab instance the gateway serves (the gateway's C(AIGW_GITLAB_URL)).
     type: str
 """
+
+    # ROUND_TRIP_OPTION: the model a round trip through GitLab's own AI gateway client asks.
+    ROUND_TRIP = r"""
+options:
+  round_trip:
+    description:
+      - The model to ask for an answer through GitLab's own AI Gateway client (C(Gitlab::Llm::AiGateway::Client)),
+        in the module's one Rails call.
+      - The key goes to the runner on standard input, never on its command line, so O(rails_command) must keep
+        standard input attached (C(docker exec -i), C(kubectl exec -i)).
+    type: dict
+    suboptions:
+      model:
+        description: The model name, as set up in GitLab (C(mistral), C(llama3), ...).
+        type: str
+        required: true
+      model_endpoint:
+        description: The model's endpoint (an OpenAI-compatible server ends in C(/v1)).
+        type: str
+      model_api_key:
+        description: The model's API key, when its endpoint needs one.
+        type: str
+"""

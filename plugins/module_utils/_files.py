@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -24,6 +25,24 @@ def private_file(path):
 def write_private(path, text):
     with private_file(path) as handle:
         handle.write(text.encode("utf-8"))
+
+
+def replace_private(path, text):
+    """``path`` replaced as a whole by ``text`` (mode 0600 from the first byte): written to a new file beside it,
+    then renamed over it, so a run killed half-way leaves the old file or the new one, never a torn one. A symlink at
+    ``path`` is replaced, never followed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def file_stem(name, reserved=()):

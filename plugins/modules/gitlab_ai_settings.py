@@ -24,7 +24,13 @@ description:
   - Validates before any change what GitLab enforces - C(ai_gateway_url) is an absolute http(s) URL of at most
     2048 characters and not localhost/loopback (unless O(allow_local_urls)); the timeout is 60-600; the Agent
     Platform URL is C(host:port) without C(http://) - and strips a trailing C(/) so reruns stay idempotent.
-  - Re-applying after every GitLab upgrade is intended; the upgrade to 19.2 is known to clear the URLs.
+  - Re-applying after every GitLab upgrade is intended; the upgrade to 19.2 is known to clear the URLs and the timeout.
+  - O(remembered) (a snapshot M(gitlab_duo.self_hosted.gitlab_settings_snapshot) read) sets again each remembered
+    C(ai_gateway_url), C(ai_gateway_timeout_seconds) or C(duo_agent_platform_service_url) that is unset now (empty,
+    or the timeout at GitLab's default of 60) - only when GitLab's version changed since it was recorded (an upgrade;
+    at the same version an unset value was cleared on purpose), never one this run declares, never one that is set
+    now. Same call, same Rails boot. C(restored) says what came back and from where; C(settings) is what to record
+    for the next run.
 author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
@@ -58,7 +64,15 @@ options:
   allow_local_urls:
     description: Accept a localhost or loopback O(ai_gateway_url) (labs, or GitLab's outbound allowlist set).
     type: bool
-    default: false"""
+    default: false
+  remembered:
+    description:
+      - What an earlier run recorded - the C(snapshot) M(gitlab_duo.self_hosted.gitlab_settings_snapshot) returns, as
+        it is. Read from it - C(settings) (the remembered values by setting name), C(gitlab_version) (the version
+        they were read at; nothing is set again while the instance still runs it) and C(source) (where they come
+        from, for C(restored)); other keys are ignored.
+      - With it, O(ai_gateway_url) may be left out (only remembered values are set again).
+    type: dict"""
 
 EXAMPLES = r"""
 - name: Point GitLab at the gateway (Omnibus host, Rails runner)
@@ -106,6 +120,22 @@ location:
   description: Where the settings live (C(Ai::Setting.instance), C(ApplicationSetting.current_without_cache), or C(api)).
   returned: success
   type: str
+restored:
+  description:
+    - Remembered settings that were unset and were set again (would be, in check mode) - C(setting), C(value),
+      C(from) (the snapshot's file) and C(recorded_at_version).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"setting": "ai_gateway_timeout_seconds", "value": 300, "from": "/var/lib/gitlab-duo/settings/gitlab.json",
+            "recorded_at_version": "18.10.0"}]
+settings:
+  description:
+    - The settings a snapshot remembers, as the instance holds them after the run (those its version has) - what to
+      give M(gitlab_duo.self_hosted.gitlab_settings_snapshot) to record.
+  returned: success
+  type: dict
+  sample: {"ai_gateway_url": "https://ai-gateway.example.com", "ai_gateway_timeout_seconds": 300}
 rails_runner_calls:
   description: How many times Rails was booted (0 or 1).
   returned: success
@@ -128,6 +158,7 @@ def main():
             duo_agent_platform_service_url=dict(type="str"),
             enabled_instance_verbose_ai_logs=dict(type="bool"),
             allow_local_urls=dict(type="bool", default=False),
+            remembered=dict(type="dict"),
             gitlab_version=GITLAB_VERSION_OPTION,
         ),
         required_together=GITLAB_REQUIRED_TOGETHER,

@@ -28,30 +28,13 @@ extends_documentation_fragment:
   - gitlab_duo.self_hosted.gitlab.version
   - gitlab_duo.self_hosted.gitlab.version_file
   - gitlab_duo.self_hosted.gitlab.rails
+  - gitlab_duo.self_hosted.gitlab.round_trip
   - gitlab_duo.self_hosted.troubleshoot
   - gitlab_duo.self_hosted.troubleshoot.secrets
 options:
   expected_ai_gateway_url:
     description: The URL ai_gateway_url should hold (the gateway this instance is served by).
     type: str
-  round_trip:
-    description:
-      - Also ask for an answer from a model through GitLab's own AI Gateway client, in the same Rails call
-        (check 7.1).
-      - The key goes to the runner on standard input, never on its command line, so O(rails_command) must keep
-        standard input attached (C(docker exec -i), C(kubectl exec -i)).
-    type: dict
-    suboptions:
-      model:
-        description: The model name, as set up in GitLab (C(mistral), C(llama3), ...).
-        type: str
-        required: true
-      model_endpoint:
-        description: The model's endpoint (an OpenAI-compatible server ends in C(/v1)).
-        type: str
-      model_api_key:
-        description: The model's API key, when its endpoint needs one.
-        type: str
   run_rake:
     description: Also run gitlab:duo:verify_self_hosted_setup (boots Rails a second time).
     type: bool
@@ -116,7 +99,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._errors import respond
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.options import (
-    GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, VERIFY_USER_OPTION, VERSION_FILE_OPTION)
+    GITLAB_VERSION_OPTION, RAILS_COMMAND_OPTION, RAKE_COMMAND_OPTION, ROUND_TRIP_OPTION, VERIFY_USER_OPTION,
+    VERSION_FILE_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.catalogue import (
     COLLECT_EXCERPTS_OPTION, SECRETS_OPTION)
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot.gitlab_checks import (
@@ -131,11 +115,7 @@ def main():
             gitlab_version=GITLAB_VERSION_OPTION,
             version_file=VERSION_FILE_OPTION,
             rails_command=RAILS_COMMAND_OPTION,
-            round_trip=dict(type="dict", options=dict(
-                model=dict(type="str", required=True),
-                model_endpoint=dict(type="str"),
-                model_api_key=dict(type="str", no_log=True),
-            )),
+            round_trip=ROUND_TRIP_OPTION,
             run_rake=dict(type="bool", default=False),
             rake_command=RAKE_COMMAND_OPTION,
             llm_log=dict(type="path", default=LLM_LOG),

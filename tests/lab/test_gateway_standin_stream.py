@@ -172,6 +172,17 @@ def test_existing_behaviour_is_kept(engine, image, run):
     assert "stand-in told to fail at start-up" in logs(exits)
 
 
+def test_a_release_that_gets_no_answer_from_its_model_is_otherwise_healthy(engine, image, run):
+    """STANDIN_FAIL_MODEL=true: healthz 200 and the 401 root (it passes the health gate), but a model request with a
+    valid-looking token fails as litellm reports a model that does not answer - what the upgrade's round trip catches."""
+    container, url = start(engine, image, run, env=["STANDIN_FAIL_MODEL=true"])
+    assert requests.get(url + "/", timeout=5).status_code == 401
+    answer = requests.post(url + "/v1/chat/agent", json={"model": "mistral", "model_endpoint": "http://vllm:8000/v1"},
+                           headers=AUTH, timeout=5)
+    assert answer.status_code == 500 and "litellm.APIConnectionError" in answer.json()["detail"]
+    assert "the model did not answer (STANDIN_FAIL_MODEL)" in logs(container)
+
+
 @pytest.fixture
 def pushed(engine, image):
     """The build pushed to a private repository of the lab registry (never a release tag), so the documented

@@ -95,6 +95,13 @@ fi
 
 case "$method $route" in
   "POST /v1/chat/agent")
+    # STANDIN_FAIL_MODEL=true: a release that is healthy (healthz 200, the 401 root) but gets no answer from any
+    # model - what the upgrade's model round trip is there to catch before traffic moves.
+    if [ "$STANDIN_FAIL_MODEL" = "true" ]; then
+      echo '{"level":"error","message":"litellm.APIConnectionError: the model did not answer (STANDIN_FAIL_MODEL)"}' >&2
+      respond "500 Internal Server Error" '{"detail":"litellm.APIConnectionError: the model did not answer"}'
+      exit 0
+    fi
     model=$(printf '%s' "$body" | sed -n 's/.*"model" *: *"\([^"]*\)".*/\1/p')
     endpoint=$(printf '%s' "$body" | sed -n 's/.*"model_endpoint" *: *"\([^"]*\)".*/\1/p')
     # A model server whose name says "keyed" wants an API key, like a hosted OpenAI-compatible endpoint.

@@ -36,14 +36,22 @@ LOCATIONS = {
     "ai_setting": "Ai::Setting.instance",
     "application_setting": "ApplicationSetting.current_without_cache",
 }
+# The settings a snapshot remembers between runs (settings_snapshot) and sets again where a GitLab upgrade left them
+# unset: the gateway URL, the timeout and the Agent Platform URL. Verbose AI logs are a troubleshooting switch that
+# the troubleshoot role sets for a run and back: never restored.
+REMEMBERED = ("ai_gateway_url", "ai_gateway_timeout_seconds", "duo_agent_platform_service_url")
+# Column defaults: a value at its default counts as unset. 19.2's AddAiInfrastructureColumnsToApplicationSettings
+# adds the columns to application_settings with these defaults (the URLs NULL, the timeout 60) and copies nothing,
+# and 19.3's RestoreAiInfrastructureSettingsFromAiSettings restores exactly the values still NULL or at 60.
+COLUMN_DEFAULTS = {"ai_gateway_timeout_seconds": 60}
 GRAPHQL_FIELDS = {"ai_gateway_url": "aiGatewayUrl", "ai_gateway_timeout_seconds": "aiGatewayTimeoutSeconds",
                   "duo_agent_platform_service_url": "duoAgentPlatformServiceUrl"}
 REST_VERBOSE_LOGS = "enabled_expanded_logging"
 
 
 def desired_settings(ai_gateway_url=None, ai_gateway_timeout_seconds=None, duo_agent_platform_service_url=None,
-                     enabled_instance_verbose_ai_logs=None, allow_local_urls=False):
-    """Validated, normalised settings; only the ones given are managed."""
+                     enabled_instance_verbose_ai_logs=None, allow_local_urls=False, require=True):
+    """Validated, normalised settings; only the ones given are managed (``require``: at least one)."""
     desired = {}
     if ai_gateway_url is not None:
         desired["ai_gateway_url"] = http_url("ai_gateway_url", ai_gateway_url, allow_local=allow_local_urls,
@@ -58,9 +66,54 @@ def desired_settings(ai_gateway_url=None, ai_gateway_timeout_seconds=None, duo_a
                                                               duo_agent_platform_service_url)
     if enabled_instance_verbose_ai_logs is not None:
         desired["enabled_instance_verbose_ai_logs"] = bool(enabled_instance_verbose_ai_logs)
-    if not desired:
+    if not desired and require:
         raise DuoError("Nothing to manage. Fix: give at least ai_gateway_url.")
     return desired
+
+
+def is_unset(key, value):
+    """No value, or the column's default (the way 19.3's restoring migration tells a lost value)."""
+    return value is None or value == "" or (key in COLUMN_DEFAULTS and value == COLUMN_DEFAULTS[key])
+
+
+def has_setting(version, key):
+    return (version.major, version.minor) >= SINCE[key]
+
+
+def remembered_for(version, desired, remembered):
+    """The settings to set again where they are unset now: ``remembered`` is what an earlier run recorded
+    (settings_snapshot: ``settings`` and the ``gitlab_version`` they were read at). Only when GitLab's version
+    changed since (an upgrade, the kind of event that clears them: an unset value at the same version was cleared on
+    purpose), only settings this version has, that the run does not declare (a declared value wins), and that were
+    set then. The values go back as GitLab held them; GitLab validates them again."""
+    if not remembered or not remembered.get("settings") or not remembered.get("gitlab_version"):
+        return {}
+    if not isinstance(remembered["settings"], dict):
+        raise InputError("remembered.settings", remembered["settings"], "is not a mapping of setting names to values",
+                         "pass the snapshot gitlab_settings_snapshot returned, as it is")
+    then = parse_gitlab_version(remembered["gitlab_version"], "remembered.gitlab_version")
+    if then[:3] == version[:3]:
+        return {}
+    settings = remembered["settings"]
+    restore = {}
+    for key in REMEMBERED:
+        if key in desired or not has_setting(version, key) or is_unset(key, settings.get(key)):
+            continue
+        value = settings[key]
+        if key == "ai_gateway_timeout_seconds":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise InputError("remembered.settings.ai_gateway_timeout_seconds", value, "is not a number",
+                                 "fix or delete the snapshot {0}".format(remembered.get("source") or ""))
+        restore[key] = value
+    return restore
+
+
+def restored_list(restore, changed, remembered):
+    """What was (or would be) set again, and from where."""
+    return [{"setting": key, "value": restore[key], "from": remembered.get("source") or "remembered",
+             "recorded_at_version": remembered.get("gitlab_version")} for key in sorted(restore) if key in changed]
 
 
 def _release(pair):
@@ -92,36 +145,53 @@ def location_for(version):
     return "application_setting" if (version.major, version.minor) >= APPLICATION_SETTINGS_SINCE else "ai_setting"
 
 
-# One runner call: read, compare, update unless checking, read back, report.
+# One runner call: read, compare, set again the remembered values that are unset now, update unless checking, read
+# back, report (with every remembered setting the version has, for the next run's snapshot).
 _RUNNER_BODY = """
 desired = request['desired']
+restore = request['restore']
+defaults = request['defaults']
 load = -> { %(record)s }
 missing = desired.keys.reject { |key| load.call.respond_to?(key) }
 raise NoMethodError, "GitLab #{Gitlab::VERSION} has no setting #{missing.join(', ')} on %(record)s" if missing.any?
-read = ->(record) { desired.keys.to_h { |key| [key, record.public_send(key)] } }
-before = read.call(load.call)
-changes = desired.reject { |key, value| before[key] == value }
-after = before.merge(changes)
+keys = (desired.keys + restore.keys + request['remembered']).uniq.select { |key| load.call.respond_to?(key) }
+read = ->(record) { keys.to_h { |key| [key, record.public_send(key)] } }
+unset = ->(key, value) { value.nil? || value == '' || (defaults.key?(key) && value == defaults[key]) }
+current = read.call(load.call)
+restored = restore.select { |key, _| current.key?(key) && unset.call(key, current[key]) }
+changes = desired.reject { |key, value| current[key] == value }.merge(restored)
+managed = (desired.keys + restored.keys).uniq
 if changes.any? && !request['check_mode']
   load.call.update!(changes)
-  after = read.call(load.call)
+  now = read.call(load.call)
+else
+  now = current.merge(changes)
 end
-{ 'before' => before, 'after' => after, 'changed' => changes.keys, 'location' => '%(record)s' }
+{ 'before' => current.slice(*managed), 'after' => now.slice(*managed), 'changed' => changes.keys,
+  'settings' => now.slice(*request['remembered']), 'location' => '%(record)s' }
 """
 
 
-def apply_with_runner(run_command, prefix, version, desired, check_mode):
+def _remembered_keys(version):
+    return [key for key in REMEMBERED if has_setting(version, key)]
+
+
+def apply_with_runner(run_command, prefix, version, desired, check_mode, restore=None):
+    """``restore``: remembered values to set again where they are unset now (remembered_for)."""
     require_settings(version, desired)
+    restore = dict(restore or {})
     record = LOCATIONS[location_for(version)]
     result = _rails.run(run_command, prefix, _RUNNER_BODY % {"record": record},
-                        {"desired": desired, "check_mode": bool(check_mode)})
+                        {"desired": desired, "check_mode": bool(check_mode), "restore": restore,
+                         "defaults": COLUMN_DEFAULTS, "remembered": _remembered_keys(version)})
     if not check_mode:
-        unapplied = [key for key in desired if result["after"].get(key) != desired[key]]
+        wanted = dict(desired, **{key: restore[key] for key in result["changed"] if key in restore})
+        unapplied = [key for key in wanted if result["after"].get(key) != wanted[key]]
         if unapplied:
             raise DuoError("GitLab accepted the update but still reports different values for {0}: {1}".format(
                 ", ".join(unapplied), {key: result["after"].get(key) for key in unapplied}))
     return {"before": result["before"], "after": result["after"], "changed": result["changed"],
-            "location": result["location"], "method": "rails_runner"}
+            "settings": result.get("settings", {}), "location": result["location"], "method": "rails_runner"}
 
 
 PERMISSION_REFUSED = "You don't have permission to update the setting"
@@ -154,10 +224,12 @@ def _mutation(fields):
 
 
 def _read_api(api, desired, fields):
+    """The settings ``desired`` names (and any other duoSettings field in ``fields``) as GitLab holds them."""
     current = {}
     if fields:
         duo = api.graphql(_query(fields)).get("duoSettings") or {}
-        current.update({key: duo.get(GRAPHQL_FIELDS[key]) for key in desired if key in GRAPHQL_FIELDS})
+        by_field = {field: key for key, field in GRAPHQL_FIELDS.items()}
+        current.update({by_field[field]: duo.get(field) for field in fields})
     if "enabled_instance_verbose_ai_logs" in desired:
         settings = api.get("/api/v4/application/settings")
         if REST_VERBOSE_LOGS not in settings:
@@ -184,15 +256,22 @@ def _update_graphql(api, changes, fields):
         raise DuoError("GitLab refused the Duo settings: {0}".format("; ".join(answer["errors"])))
 
 
-def apply_with_api(api, desired, check_mode, version=None):
-    """``version``: the instance's GitLabVersion (read from the API when not given)."""
+def apply_with_api(api, desired, check_mode, version=None, remembered=None):
+    """``version``: the instance's GitLabVersion (read from the API when not given); ``remembered``: what an
+    earlier run recorded (remembered_for decides what is set again)."""
     if version is None:
         version = parse_gitlab_version(from_api(api)[0], "the GitLab API's version")
     require_settings(version, desired)
+    restore = remembered_for(version, desired, remembered)
+    # Every remembered setting the API version has is read too (for the snapshot); the mutation sends only changes.
+    readable = [key for key in _remembered_keys(version) if (version.major, version.minor) >= GRAPHQL_SINCE[key]]
     fields = graphql_fields(version, [key for key in desired if key in GRAPHQL_FIELDS])
-    before = _read_api(api, desired, fields)
-    changes = {key: value for key, value in desired.items() if before.get(key) != value}
-    after = dict(before, **changes)
+    fields += [GRAPHQL_FIELDS[key] for key in readable if GRAPHQL_FIELDS[key] not in fields]
+    current = _read_api(api, desired, fields)
+    restored = {key: value for key, value in restore.items() if key in current and is_unset(key, current[key])}
+    changes = dict({key: value for key, value in desired.items() if current.get(key) != value}, **restored)
+    managed = list(desired) + [key for key in restored if key not in desired]
+    now = dict(current, **changes)
     if changes and not check_mode:
         graphql_changes = {GRAPHQL_FIELDS[key]: value for key, value in changes.items() if key in GRAPHQL_FIELDS}
         if graphql_changes:
@@ -200,8 +279,10 @@ def apply_with_api(api, desired, check_mode, version=None):
         if "enabled_instance_verbose_ai_logs" in changes:
             api.put("/api/v4/application/settings",
                     {REST_VERBOSE_LOGS: "true" if changes["enabled_instance_verbose_ai_logs"] else "false"})
-        after = _read_api(api, desired, fields)
-    return {"before": before, "after": after, "changed": sorted(changes), "location": "api", "method": "api"}
+        now = _read_api(api, desired, fields)
+    return {"before": {key: current.get(key) for key in managed}, "after": {key: now.get(key) for key in managed},
+            "changed": sorted(changes), "settings": {key: now.get(key) for key in readable},
+            "location": "api", "method": "api", "restore": restore}
 
 
 def apply(params, check_mode, run_command):
@@ -209,17 +290,22 @@ def apply(params, check_mode, run_command):
     API when a token is given, else through ONE gitlab-rails runner call."""
     desired = desired_settings(params["ai_gateway_url"], params["ai_gateway_timeout_seconds"],
                                params["duo_agent_platform_service_url"], params["enabled_instance_verbose_ai_logs"],
-                               params["allow_local_urls"])
+                               params["allow_local_urls"], require=not params.get("remembered"))
+    remembered = params.get("remembered") or {}
     api = api_client(params)
     if api is not None:
         version = parse_gitlab_version(params["gitlab_version"]) if params.get("gitlab_version") else None
-        result, calls = apply_with_api(api, desired, check_mode, version), 0
+        result, calls = apply_with_api(api, desired, check_mode, version, remembered), 0
+        restore = result.pop("restore")
     else:
         version = given_or_installed(params["gitlab_version"], params["version_file"],
                                      why=", so it is unknown where this GitLab keeps its AI settings",
                                      fix=", or use api_token", rails_command=params["rails_command"],
                                      run_command=run_command)
-        result, calls = apply_with_runner(run_command, params["rails_command"], version, desired, check_mode), 1
+        restore = remembered_for(version, desired, remembered)
+        result, calls = apply_with_runner(run_command, params["rails_command"], version, desired, check_mode,
+                                          restore), 1
     return dict(changed=bool(result["changed"]), before=result["before"], after=result["after"],
                 changes=result["changed"], method=result["method"], location=result["location"],
+                restored=restored_list(restore, result["changed"], remembered), settings=result["settings"],
                 rails_runner_calls=calls, diff={"before": result["before"], "after": result["after"]})

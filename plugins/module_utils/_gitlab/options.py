@@ -21,6 +21,12 @@ GITLAB_VERSION_OPTION = dict(type="str")
 VERIFY_USER_OPTION = dict(type="str")
 # The instance a gateway serves, as the gateway calls it (fragment gitlab.instance_url).
 INSTANCE_URL_OPTION = dict(type="str")
+# The model a round trip through GitLab's AI gateway client asks (fragment gitlab.round_trip).
+ROUND_TRIP_OPTION = dict(type="dict", options=dict(
+    model=dict(type="str", required=True),
+    model_endpoint=dict(type="str"),
+    model_api_key=dict(type="str", no_log=True),
+))
 API_OPTIONS = dict(api_url=dict(type="str"), api_token=dict(type="str", no_log=True))
 
 

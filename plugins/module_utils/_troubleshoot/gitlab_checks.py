@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab import rails as _rails
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.ai_settings import LOCATIONS, location_for
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.rake_verify import parse, task_name
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.round_trip import ROUND_TRIP_RUBY, answered
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._gitlab.version import given_or_installed
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._redaction import redact, scrub
 from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._troubleshoot import log_rules as _log_rules
@@ -27,7 +28,8 @@ TAIL_BYTES = 2 * 1024 * 1024
 # ({'network_error'}), told apart by Gitlab::HTTP::HTTP_ERRORS (gems/gitlab-http/lib/gitlab/http_v2/exceptions.rb).
 # Version-dependent signatures are read from the method itself: User#allowed_to_use? takes unit_primitive_name:
 # in current releases and service_name: in older ones (ee/app/models/concerns/ai/user_authorizable.rb), and so does
-# Gitlab::Llm::AiGateway::Client.new (ee/lib/gitlab/llm/ai_gateway/client.rb).
+# Gitlab::Llm::AiGateway::Client.new (ee/lib/gitlab/llm/ai_gateway/client.rb; round_trip.ROUND_TRIP_RUBY, shared with
+# the upgrade's model round trip).
 _RUNNER_BODY = """
 require 'socket'
 require 'openssl'
@@ -129,6 +131,7 @@ if !service.empty? && defined?(::Gitlab::Duo::Administration::AgentPlatformWebso
       'tls_verified' => result.tls_verified }
   end
 end
+%(round_trip_ruby)s
 round_trip = request['round_trip']
 if round_trip && !url.to_s.empty?
   # The model's API key comes on standard input, never in the script (which is on the command line).
@@ -136,14 +139,7 @@ if round_trip && !url.to_s.empty?
   facts['round_trip'] = probe.call do
     payload = { content: [{ role: :user, content: 'Hello' }], provider: :litellm, model: round_trip['model'],
                 model_endpoint: round_trip['model_endpoint'], model_api_key: model_api_key }.compact
-    client_class = Gitlab::Llm::AiGateway::Client
-    keyword = keyword_for.call(client_class.instance_method(:initialize), :unit_primitive_name, :service_name)
-    client = client_class.new(user || User.find_by_id(1), **(keyword ? { keyword => :self_hosted_models } : {}))
-    response = client.complete(url: "#{url.chomp('/')}/v1/chat/agent",
-                               body: { prompt_components: [{ type: 'prompt',
-                                                             metadata: { source: 'GitLab EE', version: '17.3.0' },
-                                                             payload: payload }] })
-    { 'code' => response.code, 'body' => response.body.to_s[0, 300] }
+    round_trip_call.call(url, user || User.find_by_id(1), payload)
   end
 end
 facts
@@ -153,7 +149,7 @@ facts
 def gather(run_command, prefix, version, user=None, round_trip=None):
     """``round_trip``: {model, model_endpoint, model_api_key} for GitLab -> gateway -> model through GitLab's own
     client; the key travels on the runner's standard input."""
-    body = _RUNNER_BODY % {"record": LOCATIONS[location_for(version)]}
+    body = _RUNNER_BODY % {"record": LOCATIONS[location_for(version)], "round_trip_ruby": ROUND_TRIP_RUBY}
     trip, key = None, None
     if round_trip:
         trip = {"model": round_trip.get("model"), "model_endpoint": round_trip.get("model_endpoint")}
@@ -288,7 +284,7 @@ def fact_findings(facts, expected_url=None):
     if round_trip is not None:
         if "error" in round_trip:
             found.append(could_not_run("round trip through GitLab's AI gateway client", round_trip["error"]))
-        elif round_trip.get("code") == 200 and '"response"' in (round_trip.get("body") or ""):
+        elif answered(round_trip):
             found.append(passed("gitlab.model_round_trip", "the model answered through the gateway"))
         else:
             found.append(finding("gitlab.model_round_trip_failed", round_trip.get("network_error") or

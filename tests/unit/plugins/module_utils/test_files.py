@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import file_stem, write_private
+from ansible_collections.gitlab_duo.self_hosted.plugins.module_utils._files import file_stem, replace_private, write_private
 
 
 def mode(path):
@@ -52,3 +52,14 @@ def test_a_reserved_stem_gets_a_hashed_file_name(name):
     stem = file_stem(name, reserved=("fleet",))
     assert stem.lower() != "fleet" and stem.startswith(name)
     assert file_stem("fleet-eu", reserved=("fleet",)) == "fleet-eu"
+
+
+def test_replaced_as_a_whole_0600_and_a_symlink_is_replaced_not_followed(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("keep")
+    link = tmp_path / "snapshot.json"
+    link.symlink_to(target)
+    replace_private(str(link), "new ✔")
+    assert not link.is_symlink() and link.read_text() == "new ✔" and mode(link) == 0o600
+    assert target.read_text() == "keep"
+    assert sorted(os.listdir(str(tmp_path))) == ["elsewhere", "snapshot.json"]

@@ -227,3 +227,89 @@ def test_api_wrong_token():
         with pytest.raises(DuoError) as info:
             ai_settings.apply(params, False, Runner())
     assert "HTTP 401" in info.value.msg and "glpat-wrong" not in info.value.msg
+
+
+# -- values a GitLab upgrade cleared, set again from what an earlier run remembered ------------------------------
+
+REMEMBERED = {"gitlab_version": "18.10.0", "source": "/snapshots/gitlab.json",
+              "settings": {"ai_gateway_url": "https://aigw.example.com", "ai_gateway_timeout_seconds": 300,
+                           "duo_agent_platform_service_url": "aigw.example.com:50052"}}
+V = parse_gitlab_version
+
+
+def test_remembered_values_come_back_only_after_a_version_change_and_never_over_a_declared_one():
+    assert ai_settings.remembered_for(V("19.2.0"), {}, REMEMBERED) == REMEMBERED["settings"]
+    # At the version they were recorded at, an unset value was cleared on purpose.
+    assert ai_settings.remembered_for(V("18.10.0-ee"), {}, REMEMBERED) == {}
+    # What this run declares wins; a setting the version lacks (the timeout, before 18.6) is left out.
+    assert ai_settings.remembered_for(V("19.2.0"), {"ai_gateway_url": "https://new"}, REMEMBERED) == {
+        "ai_gateway_timeout_seconds": 300, "duo_agent_platform_service_url": "aigw.example.com:50052"}
+    assert ai_settings.remembered_for(V("18.5.0"), {}, REMEMBERED) == {
+        "ai_gateway_url": "https://aigw.example.com", "duo_agent_platform_service_url": "aigw.example.com:50052"}
+    # Unset then (empty, or the timeout at GitLab's default) is nothing to remember.
+    unset = dict(REMEMBERED, settings={"ai_gateway_url": "", "ai_gateway_timeout_seconds": 60,
+                                       "duo_agent_platform_service_url": None})
+    assert ai_settings.remembered_for(V("19.2.0"), {}, unset) == {}
+    assert ai_settings.remembered_for(V("19.2.0"), {}, None) == {}
+
+
+def test_a_broken_remembered_value_names_the_snapshot():
+    with pytest.raises(InputError) as info:
+        ai_settings.remembered_for(V("19.2.0"), {}, dict(REMEMBERED, settings={"ai_gateway_timeout_seconds": "x"}))
+    assert "remembered.settings.ai_gateway_timeout_seconds='x'" in info.value.msg
+    assert "/snapshots/gitlab.json" in info.value.msg
+    with pytest.raises(InputError):
+        ai_settings.remembered_for(V("19.2.0"), {}, dict(REMEMBERED, gitlab_version="eighteen"))
+
+
+@needs_ruby
+def test_runner_sets_again_what_19_2_cleared_and_nothing_that_is_set(tmp_path):
+    """GitLab 18.10 held all three settings; the stand-in at 19.2 reads the application settings, which 19.2's
+    migration added with their defaults and filled with nothing: both URLs unset, the timeout back at 60."""
+    gitlab = Standin(tmp_path, "19.2.0-ee", state={
+        "ai_settings": dict(REMEMBERED["settings"]),
+        "application_settings": {"duo_agent_platform_service_url": "set-after.example.com:50052"}})
+    params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
+                           remembered=REMEMBERED)
+    checked = ai_settings.apply(params, True, gitlab)
+    assert checked["changed"] and "ai_gateway_url" not in gitlab.state["application_settings"]
+    applied = ai_settings.apply(params, False, gitlab)
+    assert sorted(applied["changes"]) == ["ai_gateway_timeout_seconds", "ai_gateway_url"]
+    assert applied["restored"] == checked["restored"] == [
+        {"setting": "ai_gateway_timeout_seconds", "value": 300, "from": "/snapshots/gitlab.json",
+         "recorded_at_version": "18.10.0"},
+        {"setting": "ai_gateway_url", "value": "https://aigw.example.com", "from": "/snapshots/gitlab.json",
+         "recorded_at_version": "18.10.0"}]
+    assert applied["diff"] == {"before": {"ai_gateway_url": None, "ai_gateway_timeout_seconds": 60},
+                               "after": {"ai_gateway_url": "https://aigw.example.com",
+                                         "ai_gateway_timeout_seconds": 300}}
+    # Set after the upgrade: kept.
+    assert gitlab.state["application_settings"] == {"ai_gateway_url": "https://aigw.example.com",
+                                                    "ai_gateway_timeout_seconds": 300,
+                                                    "duo_agent_platform_service_url": "set-after.example.com:50052"}
+    assert applied["settings"] == gitlab.state["application_settings"]
+    again = ai_settings.apply(params, False, gitlab)
+    assert not again["changed"] and again["restored"] == [] and len(gitlab.calls) == 3
+
+
+@needs_ruby
+def test_runner_reports_every_remembered_setting_even_unmanaged_ones(tmp_path):
+    gitlab = Standin(tmp_path, "18.10.0-ee", state={"ai_settings": {"ai_gateway_timeout_seconds": 240}})
+    params = module_params("gitlab_ai_settings", rails_command=[STANDIN_RAILS], version_file=gitlab.version_file,
+                           ai_gateway_url="https://aigw.example.com")
+    result = ai_settings.apply(params, False, gitlab)
+    assert result["changes"] == ["ai_gateway_url"] and result["restored"] == []
+    assert result["settings"] == {"ai_gateway_url": "https://aigw.example.com", "ai_gateway_timeout_seconds": 240,
+                                  "duo_agent_platform_service_url": None}
+
+
+def test_api_sets_again_what_was_cleared():
+    with FakeGitLab() as gitlab:
+        gitlab.row["duoAgentPlatformServiceUrl"] = "set-after.example.com:50052"
+        params = module_params("gitlab_ai_settings", api_url=gitlab.url, api_token=TOKEN, remembered=REMEMBERED)
+        result = ai_settings.apply(params, False, Runner())
+        assert [item["setting"] for item in result["restored"]] == ["ai_gateway_timeout_seconds", "ai_gateway_url"]
+        assert gitlab.row == {"aiGatewayUrl": "https://aigw.example.com", "aiGatewayTimeoutSeconds": 300,
+                              "duoAgentPlatformServiceUrl": "set-after.example.com:50052"}
+        assert result["settings"] == {"ai_gateway_url": "https://aigw.example.com", "ai_gateway_timeout_seconds": 300,
+                                      "duo_agent_platform_service_url": "set-after.example.com:50052"}
