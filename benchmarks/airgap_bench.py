@@ -44,8 +44,7 @@ def ballast_image(megabytes, workdir):
     context = os.path.join(workdir, "ballast")
     os.makedirs(context)
     with open(os.path.join(context, "ballast.bin"), "wb") as handle:
-        for _ in range(megabytes):
-            handle.write(os.urandom(1024 * 1024))
+        handle.writelines(os.urandom(1024 * 1024) for _megabyte in range(megabytes))
     with open(os.path.join(context, "Dockerfile"), "w") as handle:
         handle.write("FROM {0}/{1}:{2}\nCOPY ballast.bin /ballast.bin\n".format(REGISTRY, GATEWAY_REPOSITORY, TAG))
     client = docker.from_env()
@@ -132,14 +131,14 @@ def measure(lab, size, workdir, bundle, archive_size):
     row = {"size": size, "archive": archive_size}
     for step, source, unchanged in (("bundle", "bundle", False), ("rerun", "bundle", True)):
         fleet.stop_ssh_masters()
-        row[step], row[step + "_max_bytes"], row[step + "_mean_bytes"] = timed_install(inventory, names, source,
-                                                                                      unchanged)
-        print(json.dumps({key: value for key, value in row.items()}), flush=True)
+        measured = timed_install(inventory, names, source, unchanged)
+        row[step], row[step + "_max_bytes"], row[step + "_mean_bytes"] = measured
+        print(json.dumps(row), flush=True)
     wipe(lab, names)
     warm_mirror(lab, names[0])
     fleet.stop_ssh_masters()
-    row["registry"], row["registry_max_bytes"], row["registry_mean_bytes"] = timed_install(inventory, names,
-                                                                                           "registry")
+    measured = timed_install(inventory, names, "registry")
+    row["registry"], row["registry_max_bytes"], row["registry_mean_bytes"] = measured
     return row
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The lock_timeout and run_id options of every module that changes a gateway or a proxy directory
-    # (module_utils/_lock.py LOCK_TIMEOUT_OPTION, RUN_ID_OPTION).
+    # The lock_timeout option of every module that changes a gateway, its image or a proxy directory
+    # (module_utils/_lock.py LOCK_TIMEOUT_OPTION); LEASE (gitlab_duo.self_hosted.lock.lease): the run_id option of
+    # those that honour a playbook run's lease (RUN_ID_OPTION).
     DOCUMENTATION = r"""
 options:
   lock_timeout:
@@ -19,6 +20,10 @@ options:
         M(gitlab_duo.self_hosted.gateway_host_lease)); the failure then names that run.
     type: int
     default: 300
+"""
+
+    LEASE = r"""
+options:
   run_id:
     description:
       - The playbook run this call belongs to (the playbooks pass C(ai_gateway_run.id)). A lease of this run that

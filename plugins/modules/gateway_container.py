@@ -48,6 +48,7 @@ attributes:
     support: full
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.lock
+  - gitlab_duo.self_hosted.lock.lease
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.gateway
   - gitlab_duo.self_hosted.docker.container

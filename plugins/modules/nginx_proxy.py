@@ -26,6 +26,7 @@ author:
   - gitlab_duo.self_hosted maintainers (@gitlab-duo-self-hosted)
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.lock
+  - gitlab_duo.self_hosted.lock.lease
   - gitlab_duo.self_hosted.docker
   - gitlab_duo.self_hosted.docker.container
   - gitlab_duo.self_hosted.docker.registry_auth

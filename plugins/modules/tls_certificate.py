@@ -30,6 +30,7 @@ requirements:
   - acme (for O(mode=acme))
 extends_documentation_fragment:
   - gitlab_duo.self_hosted.lock
+  - gitlab_duo.self_hosted.lock.lease
   - gitlab_duo.self_hosted.attributes
 attributes:
   check_mode:
